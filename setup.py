@@ -1,0 +1,57 @@
+"""Packaging for monai-chpnet: fast MRI reconstruction by heterogeneous knowledge distillation on MONAI."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+# Core runtime needs only. torch is pinned by constraints.txt at install time, not here, so that users
+# with their own (e.g. CUDA) torch keep it.
+INSTALL_REQUIRES = [
+    "torch>=2.1",
+    "monai>=1.4",
+    "numpy>=1.24",
+    "SimpleITK>=2.2",
+    "h5py>=3.8",
+    "pytorch-ignite>=0.4.11",
+    "einops>=0.7",
+]
+
+EXTRAS = {
+    # logging / training extras used by the engines and bundle training configs
+    "train": ["tensorboard>=2.12", "tqdm>=4.60"],
+    # test-only: reference implementations to compare against, and data-format fixtures
+    "test": [
+        "pytest>=7",
+        "scikit-image>=0.21",
+        "pydicom>=2.4",
+        "nibabel>=5",
+        "jsonschema>=4",
+        "tensorboard>=2.12",
+        "tqdm>=4.60",
+    ],
+    # only needed to re-create the shipped sample data (scripts/make_sample_data.py)
+    "sample-data": ["nilearn>=0.10", "scikit-image>=0.21"],
+}
+
+setup(
+    name="monai-chpnet",
+    version="0.1.0",
+    description="Fast MRI reconstruction with a lightweight CNN student distilled from a ViT teacher that learns while teaching",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=["monai_chpnet", "monai_chpnet.*"]),
+    include_package_data=True,
+    package_data={"monai_chpnet.data": ["sample/*", "sample/**/*"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["monai-chpnet=monai_chpnet.__main__:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Medical Science Apps.",
+        "License :: OSI Approved :: Apache Software License",
+    ],
+)
