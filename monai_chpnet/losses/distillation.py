@@ -1,0 +1,203 @@
+"""Output distillation, the teacher's feedback loss, the dynamic distillation weight and the student's total loss."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .edge import EdgeCorrectedKnowledge, EdgeLoss
+from .feature import HeterogeneousFeatureLoss
+from .reconstruction import ReconstructionLoss
+
+__all__ = ["OutputDistillationLoss", "TeacherFeedbackLoss", "DynamicKDWeight", "DistillationLoss"]
+
+
+class OutputDistillationLoss(nn.Module):
+    """``L_out(S, K)``: L1 (or MSE) between the student's output and the (detached) knowledge ``K``.
+
+    Args:
+        distance: ``"l1"`` or ``"l2"`` (mean squared error).
+
+    Shapes:
+        ``student``, ``knowledge``: ``(B, C, H, W)`` -> scalar; no gradient reaches ``knowledge``.
+    """
+
+    def __init__(self, distance: str = "l1") -> None:
+        super().__init__()
+        if distance not in ("l1", "l2"):
+            raise ValueError(f"distance must be 'l1' or 'l2', got {distance!r}.")
+        self.distance = distance
+
+    def forward(self, student: Tensor, knowledge: Tensor) -> Tensor:
+        if student.shape != knowledge.shape:
+            raise ValueError(
+                f"student output and knowledge must have the same shape, got {tuple(student.shape)} and "
+                f"{tuple(knowledge.shape)}."
+            )
+        loss_fn = F.l1_loss if self.distance == "l1" else F.mse_loss
+        return loss_fn(student, knowledge.detach())
+
+
+class TeacherFeedbackLoss(nn.Module):
+    """``L_fb``: the teacher learns from the student where the student is already right.
+
+    With ``m = [|S - GT| < |T - GT|]`` per pixel (no gradient) and the student output ``S`` detached::
+
+        L_fb = sum(m * |T - S|) / numel  +  friendliness_weight * mean(|T - S|)
+
+    The first term pulls the teacher toward the student only where the student is closer to the ground truth; it
+    is normalised by *all* pixels, so it fades as the student rarely beats the teacher. The second, small term
+    keeps the teacher's output within the student's reach everywhere (student-friendly teacher training,
+    SFT-KD-Recon 2023); ``0`` disables it. Gradients reach the teacher only. The teacher's total loss is
+    ``L_T = L_rec(T, GT) + lambda * L_fb``.
+
+    Args:
+        friendliness_weight: weight of the everywhere term.
+
+    Shapes:
+        ``teacher``, ``student``, ``target``: ``(B, C, H, W)`` -> scalar.
+    """
+
+    def __init__(self, friendliness_weight: float = 0.1) -> None:
+        super().__init__()
+        if friendliness_weight < 0:
+            raise ValueError(f"friendliness_weight must be >= 0, got {friendliness_weight}.")
+        self.friendliness_weight = friendliness_weight
+
+    def forward(self, teacher: Tensor, student: Tensor, target: Tensor) -> Tensor:
+        if not teacher.shape == student.shape == target.shape:
+            raise ValueError(
+                f"teacher, student and target must have the same shape, got {tuple(teacher.shape)}, "
+                f"{tuple(student.shape)} and {tuple(target.shape)}."
+            )
+        student = student.detach()
+        with torch.no_grad():
+            mask = ((student - target).abs() < (teacher - target).abs()).to(teacher.dtype)
+        gap = (teacher - student).abs()
+        return (mask * gap).mean() + self.friendliness_weight * gap.mean()
+
+
+class DynamicKDWeight:
+    """The distillation weight ``alpha_t`` from the measured teacher/student error gap.
+
+    ``update(err_s, err_t)`` (errors where lower is better, e.g. validation NMSE or L1) sets
+    ``alpha = err_s / (err_s + err_t)``: 0.5 when the student is as good as the teacher, towards 1 while it lags
+    behind, below 0.5 once it is better, so distillation fades as the student catches up. The new value is blended
+    with the previous one by ``momentum`` (``alpha <- momentum * alpha_prev + (1 - momentum) * alpha_new``; 0 for
+    no smoothing) and clipped to ``[alpha_min, alpha_max]``. Checkpoint it with ``state_dict`` /
+    ``load_state_dict`` (e.g. in MONAI's ``CheckpointSaver`` ``save_dict``).
+
+    Args:
+        initial: ``alpha`` before the first update.
+        alpha_min, alpha_max: clipping range.
+        momentum: EMA smoothing in ``[0, 1)``.
+    """
+
+    def __init__(self, initial: float = 0.5, alpha_min: float = 0.0, alpha_max: float = 1.0, momentum: float = 0.0):
+        if not 0.0 <= alpha_min <= alpha_max:
+            raise ValueError(f"need 0 <= alpha_min <= alpha_max, got alpha_min={alpha_min}, alpha_max={alpha_max}.")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}.")
+        self.alpha_min, self.alpha_max, self.momentum = alpha_min, alpha_max, momentum
+        self.value = min(max(float(initial), alpha_min), alpha_max)
+        self.num_updates = 0
+
+    def __float__(self) -> float:
+        return self.value
+
+    def update(self, student_error: float, teacher_error: float) -> float:
+        """Set ``alpha`` from the latest errors (finite, >= 0) and return it."""
+        errors = (float(student_error), float(teacher_error))
+        if not all(math.isfinite(e) and e >= 0 for e in errors):
+            raise ValueError(
+                f"errors must be finite and >= 0, got student_error={errors[0]}, teacher_error={errors[1]}."
+            )
+        total = sum(errors)
+        target = 0.5 if total == 0 else errors[0] / total
+        blended = self.momentum * self.value + (1.0 - self.momentum) * target
+        self.value = min(max(blended, self.alpha_min), self.alpha_max)
+        self.num_updates += 1
+        return self.value
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"value": self.value, "num_updates": self.num_updates}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        missing = {"value", "num_updates"} - set(state_dict)
+        if missing:
+            raise KeyError(f"DynamicKDWeight state is missing {sorted(missing)}.")
+        self.value = float(state_dict["value"])
+        self.num_updates = int(state_dict["num_updates"])
+
+
+class DistillationLoss(nn.Module):
+    """The student's loss ``L_S = L_rec(S, GT) + alpha * L_out(S, K) + beta * L_feat + gamma * L_edge(S, GT)``.
+
+    ``K`` is :class:`EdgeCorrectedKnowledge` of the teacher's output when ``knowledge`` is given, else the detached
+    teacher output. The feature term needs ``feature`` and both networks' tap dicts. The module's parameters are
+    the feature projectors: optimise them with the student.
+
+    Args:
+        reconstruction: ``L_rec`` (default :class:`ReconstructionLoss`).
+        output: ``L_out`` (default :class:`OutputDistillationLoss`, L1).
+        knowledge: edge correction of the teacher's output; ``None`` uses the teacher output as it is.
+        feature: ``L_feat``; ``None`` disables it.
+        edge: ``L_edge`` (default :class:`EdgeLoss`, Sobel); disable with ``gamma=0``.
+        beta, gamma: weights of ``L_feat`` and ``L_edge`` (``alpha`` is given per call, see
+            :class:`DynamicKDWeight`). Starting points for scale-normalised images: ``L_feat`` is O(1) at the start
+            (normalised features), ``L_edge`` about half of an L1 image error.
+
+    Returns (``forward``):
+        ``{"rec", "out", "feat", "edge", "total"}``: scalar tensors, the unweighted terms and the weighted total
+        (disabled terms are 0), for logging.
+    """
+
+    def __init__(
+        self,
+        reconstruction: Optional[nn.Module] = None,
+        output: Optional[nn.Module] = None,
+        knowledge: Optional[EdgeCorrectedKnowledge] = None,
+        feature: Optional[HeterogeneousFeatureLoss] = None,
+        edge: Optional[nn.Module] = None,
+        beta: float = 0.1,
+        gamma: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.reconstruction = reconstruction if reconstruction is not None else ReconstructionLoss()
+        self.output = output if output is not None else OutputDistillationLoss()
+        self.knowledge = knowledge
+        self.feature = feature
+        self.edge = edge if edge is not None else EdgeLoss()
+        self.beta, self.gamma = beta, gamma
+
+    def forward(
+        self,
+        student: Tensor,
+        teacher: Tensor,
+        target: Tensor,
+        alpha: float,
+        student_features: Optional[Mapping[str, Tensor]] = None,
+        teacher_features: Optional[Mapping[str, Tensor]] = None,
+    ) -> Dict[str, Tensor]:
+        if not student.shape == teacher.shape == target.shape:
+            raise ValueError(
+                f"student output, teacher output and target must have the same shape, got {tuple(student.shape)}, "
+                f"{tuple(teacher.shape)} and {tuple(target.shape)}."
+            )
+        zero = student.new_zeros(())
+        terms = {"rec": self.reconstruction(student, target), "out": zero, "feat": zero, "edge": zero}
+        if alpha:
+            knowledge = self.knowledge(teacher, target) if self.knowledge is not None else teacher.detach()
+            terms["out"] = self.output(student, knowledge)
+        if self.gamma:
+            terms["edge"] = self.edge(student, target)
+        if self.feature is not None and self.beta:
+            if student_features is None or teacher_features is None:
+                raise ValueError("the feature term needs student_features and teacher_features (forward_features).")
+            terms["feat"] = self.feature(student_features, teacher_features)
+        terms["total"] = terms["rec"] + alpha * terms["out"] + self.beta * terms["feat"] + self.gamma * terms["edge"]
+        return terms

@@ -1,0 +1,145 @@
+import pytest
+import torch
+from torch import nn
+
+from monai_chpnet.losses import (
+    DistillationLoss,
+    DynamicKDWeight,
+    EdgeCorrectedKnowledge,
+    EdgeLoss,
+    HeterogeneousFeatureLoss,
+    OutputDistillationLoss,
+    ReconstructionLoss,
+    TeacherFeedbackLoss,
+)
+
+
+def _images(seed=0, shape=(2, 1, 12, 12)):
+    g = torch.Generator().manual_seed(seed)
+    gt = torch.rand(shape, generator=g)
+    teacher = gt + 0.1 * torch.randn(shape, generator=g)
+    student = gt + 0.2 * torch.randn(shape, generator=g)
+    return student, teacher, gt
+
+
+@pytest.mark.parametrize("distance, expected", [("l1", 0.5), ("l2", 0.5)])
+def test_output_distillation_values_and_stop_gradient(distance, expected):
+    student = torch.tensor([[[[1.0, 2.0]]]], requires_grad=True)
+    knowledge = torch.tensor([[[[1.0, 1.0]]]], requires_grad=True)
+    loss = OutputDistillationLoss(distance)(student, knowledge)
+    assert loss.item() == pytest.approx(expected)
+    loss.backward()
+    assert student.grad.norm() > 0 and knowledge.grad is None
+    assert OutputDistillationLoss(distance)(knowledge, knowledge).item() == 0
+    with pytest.raises(ValueError, match="distance"):
+        OutputDistillationLoss("kl")
+
+
+def test_feedback_pulls_the_teacher_toward_the_student_only_where_the_student_is_closer():
+    gt = torch.tensor([[[[0.0, 0.0, 0.0, 0.0]]]])
+    student = torch.tensor([[[[0.1, 0.5, -0.2, 0.3]]]], requires_grad=True)
+    teacher = torch.tensor([[[[0.4, 0.2, 0.2, -0.3]]]], requires_grad=True)
+    # student closer at pixel 0 only (|0.1| < |0.4|); pixels 2 and 3 are ties (not closer)
+    loss = TeacherFeedbackLoss(friendliness_weight=0.0)(teacher, student, gt)
+    assert loss.item() == pytest.approx(0.3 / 4)
+    loss.backward()
+    assert student.grad is None
+    assert torch.allclose(teacher.grad, torch.tensor([[[[0.25, 0.0, 0.0, 0.0]]]]))
+    friendly = TeacherFeedbackLoss(friendliness_weight=0.1)(teacher, student, gt)
+    gap = (teacher - student).abs().mean()
+    assert friendly.item() == pytest.approx(0.3 / 4 + 0.1 * gap.item())
+
+
+def test_feedback_is_zero_when_teacher_equals_student_and_reaches_only_the_teacher():
+    student, teacher, gt = _images()
+    assert TeacherFeedbackLoss()(student, student, gt).item() == 0
+    teacher.requires_grad_(True)
+    student.requires_grad_(True)
+    TeacherFeedbackLoss()(teacher, student, gt).backward()
+    assert teacher.grad.norm() > 0 and student.grad is None
+    with pytest.raises(ValueError, match="same shape"):
+        TeacherFeedbackLoss()(teacher, student[:1], gt)
+
+
+def test_dynamic_weight_follows_the_error_gap():
+    alpha = DynamicKDWeight()
+    assert float(alpha) == 0.5
+    assert alpha.update(student_error=3.0, teacher_error=1.0) == pytest.approx(0.75)
+    assert alpha.update(1.0, 1.0) == pytest.approx(0.5)
+    assert alpha.update(1.0, 3.0) == pytest.approx(0.25)  # the student overtook the teacher: distillation fades
+    assert alpha.update(0.0, 0.0) == 0.5
+    assert DynamicKDWeight(alpha_min=0.3, alpha_max=0.6).update(9.0, 1.0) == pytest.approx(0.6)
+    assert DynamicKDWeight(alpha_min=0.3, alpha_max=0.6).update(1.0, 9.0) == pytest.approx(0.3)
+    smoothed = DynamicKDWeight(initial=0.5, momentum=0.5)
+    assert smoothed.update(3.0, 1.0) == pytest.approx(0.625)
+    assert smoothed.update(3.0, 1.0) == pytest.approx(0.6875)
+
+
+def test_dynamic_weight_state_round_trip_and_errors():
+    alpha = DynamicKDWeight(momentum=0.3)
+    alpha.update(2.0, 1.0)
+    restored = DynamicKDWeight(momentum=0.3)
+    restored.load_state_dict(alpha.state_dict())
+    assert restored.state_dict() == alpha.state_dict() == {"value": alpha.value, "num_updates": 1}
+    assert restored.update(1.0, 2.0) == alpha.update(1.0, 2.0)
+    with pytest.raises(KeyError, match="num_updates"):
+        restored.load_state_dict({"value": 0.2})
+    with pytest.raises(ValueError, match="finite"):
+        alpha.update(float("nan"), 1.0)
+    with pytest.raises(ValueError, match="momentum"):
+        DynamicKDWeight(momentum=1.0)
+    with pytest.raises(ValueError, match="alpha_min"):
+        DynamicKDWeight(alpha_min=0.8, alpha_max=0.2)
+
+
+class _TinyNet(nn.Module):
+    """A stand-in network with the forward_features/feature_info contract."""
+
+    def __init__(self, channels: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        self.encode = nn.Conv2d(1, channels, 3, stride=stride, padding=1)
+        self.decode = nn.Sequential(nn.Conv2d(channels, stride * stride, 3, padding=1), nn.PixelShuffle(stride))
+
+    def feature_info(self):
+        return {"feat": (self.encode.out_channels, self.stride)}
+
+    def forward_features(self, x):
+        f = torch.relu(self.encode(x))
+        return x + self.decode(f), {"feat": f}
+
+
+TERMS = ["rec", "out", "feat", "edge"]
+
+
+@pytest.mark.parametrize("term", TERMS)
+def test_every_student_term_reaches_the_student_parameters_and_never_the_teacher(term):
+    torch.manual_seed(0)
+    student_net, teacher_net = _TinyNet(4, 2), _TinyNet(6, 1)
+    x = torch.rand(2, 1, 12, 12)
+    gt = x + 0.1
+    s, s_feats = student_net.forward_features(x)
+    t, t_feats = teacher_net.forward_features(x)
+    feature = HeterogeneousFeatureLoss(student_net.feature_info(), teacher_net.feature_info(), [("feat", "feat")])
+    loss_fn = DistillationLoss(knowledge=EdgeCorrectedKnowledge(), feature=feature)
+    terms = loss_fn(s, t, gt, alpha=0.7, student_features=s_feats, teacher_features=t_feats)
+    assert set(terms) == {*TERMS, "total"}
+    expected_total = terms["rec"] + 0.7 * terms["out"] + 0.1 * terms["feat"] + 0.5 * terms["edge"]
+    assert torch.allclose(terms["total"], expected_total)
+    terms[term].backward()
+    assert student_net.encode.weight.grad.norm() > 0
+    assert all(p.grad is None for p in teacher_net.parameters())
+
+
+def test_switched_off_terms_are_zero_and_features_are_required_when_used():
+    s, t, gt = _images()
+    terms = DistillationLoss(gamma=0.0)(s, t, gt, alpha=0.0)
+    assert terms["out"] == 0 and terms["feat"] == 0 and terms["edge"] == 0
+    assert terms["total"] == terms["rec"] == ReconstructionLoss()(s, gt)
+    plain = DistillationLoss(reconstruction=ReconstructionLoss(ssim_weight=0.0), edge=EdgeLoss("scharr"))(s, t, gt, 1.0)
+    assert plain["out"] == OutputDistillationLoss()(s, t)  # without edge correction K is the teacher output
+    feature = HeterogeneousFeatureLoss({"a": (2, 1)}, {"b": (2, 1)}, [("a", "b")])
+    with pytest.raises(ValueError, match="student_features"):
+        DistillationLoss(feature=feature)(s, t, gt, alpha=1.0)
+    with pytest.raises(ValueError, match="same shape"):
+        DistillationLoss()(s, t[:1], gt, alpha=1.0)
