@@ -1,0 +1,59 @@
+"""Sample data shipped with the package (about 2 MB, nothing is downloaded): see ``README.md`` in this folder.
+
+Training and evaluation sources are kept apart:
+
+* :func:`sample_training_files` / :func:`sample_training_dataset`: MNI T1 template slices (axial, sagittal,
+  coronal; below the demo slab) and scikit-image photographs as luma -- the only files meant for training;
+* :func:`heldout_evaluation_files`: the demo volume (:func:`sample_volume_path`, 20 axial slices whose voxels
+  appear in no training image) and a real MR DICOM slice from another scanner -- never train on these.
+
+Re-create the files with ``scripts/make_sample_data.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+from monai_chpnet.data.folders import ImageFileDataset, MixedDataset
+
+__all__ = [
+    "SAMPLE_DIR",
+    "heldout_evaluation_files",
+    "sample_training_dataset",
+    "sample_training_files",
+    "sample_volume_path",
+]
+
+SAMPLE_DIR = Path(__file__).resolve().parent
+
+
+def sample_volume_path() -> Path:
+    """The demo volume ``sample_t1_brain.nii.gz``: MNI ICBM152 T1, 20 axial slices of 256 x 256, uint16,
+    1 x 1 x 2 mm, with the template's LPS geometry. Read it with :func:`monai_chpnet.data.read_volume`."""
+    return SAMPLE_DIR / "sample_t1_brain.nii.gz"
+
+
+def heldout_evaluation_files() -> Dict[str, Path]:
+    """Evaluation-only sources: ``"t1_demo"`` (the demo volume) and ``"mr_small"`` (a 64 x 64 MR DICOM slice,
+    pydicom's ``MR_small.dcm``, from NEMA's WG04 set; :func:`~monai_chpnet.data.read_volume` reads it as a
+    ``(1, 64, 64)`` volume)."""
+    return {"t1_demo": sample_volume_path(), "mr_small": SAMPLE_DIR / "heldout" / "MR_small.dcm"}
+
+
+def sample_training_files() -> Dict[str, List[Path]]:
+    """The training images: ``{"mri": [template slices], "natural": [photographs]}``, sorted PNG paths
+    (grayscale uint8, smallest side 96 px)."""
+    return {kind: sorted((SAMPLE_DIR / "train" / kind).glob("*.png")) for kind in ("mri", "natural")}
+
+
+def sample_training_dataset(
+    transform: Optional[Callable] = None, ratio: float = 1.0, seed: int = 0
+) -> MixedDataset:
+    """The shipped training images as a :class:`~monai_chpnet.data.MixedDataset` (MRI : natural = 1 : ``ratio``
+    per epoch), items ``{"target": (1, H, W) in [0, 1], "fname": str}`` passed through ``transform``."""
+    files = sample_training_files()
+    root = SAMPLE_DIR / "train"
+    mri = ImageFileDataset(files["mri"], root=root, transform=transform)
+    natural = ImageFileDataset(files["natural"], root=root, transform=transform)
+    return MixedDataset(mri, natural, ratio=ratio, seed=seed)

@@ -1,0 +1,166 @@
+"""MR volumes through SimpleITK: read NIfTI / NRRD / MHA files and DICOM series, write results back in place.
+
+:func:`read_volume` returns a float32 array ``(slices, H, W)`` -- the stack of 2-D images a slice-wise
+reconstruction network works on -- and a :class:`Geometry` that remembers where the voxels sit in patient
+space and which array axis was chosen as the slice axis; :func:`write_volume` inverts the re-ordering exactly
+and writes the array with the input's spacing, origin and direction.
+
+Axis convention: SimpleITK's NumPy view of an image with index ``(i, j, k)`` is ``array[k, j, i]``.
+``slice_axis`` names an axis of that array (0: ``k``, 1: ``j``, 2: ``i``), which is moved to the front; the
+other two keep their order. For a volume stored axially (most NIfTI files, axial DICOM series) 0 gives axial,
+1 coronal and 2 sagittal slices. Spacing, origin and direction stay in SimpleITK's ``(i, j, k)`` order, LPS
+patient coordinates in mm.
+
+Only 3-D scalar images are accepted: a 2-D image is an error (use the image-folder datasets for 2-D
+images; a single DICOM file is read by SimpleITK as a 3-D volume of one slice and is accepted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+import SimpleITK as sitk
+from monai.config import PathLike
+
+from monai_chpnet.data._atomic import atomic_path
+
+__all__ = ["VOLUME_SUFFIXES", "Geometry", "read_volume", "write_volume"]
+
+VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")  # single-file formats write_volume produces
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Physical placement of a volume and the slice re-ordering applied by :func:`read_volume`.
+
+    Attributes:
+        spacing: voxel size in mm along SimpleITK's ``(i, j, k)``.
+        origin: LPS position (mm) of voxel ``(0, 0, 0)``.
+        direction: 3 x 3 direction cosines, row-major (SimpleITK's ``GetDirection()``).
+        shape: shape of SimpleITK's array ``(k, j, i)``, before the slice axis was moved.
+        slice_axis: the axis of that array that became axis 0 of the returned ``(slices, H, W)`` array.
+    """
+
+    spacing: Tuple[float, float, float]
+    origin: Tuple[float, float, float]
+    direction: Tuple[float, ...]
+    shape: Tuple[int, int, int]
+    slice_axis: int = 0
+
+    @property
+    def array_shape(self) -> Tuple[int, int, int]:
+        """Shape ``(slices, H, W)`` of the arrays :func:`read_volume` returns and :func:`write_volume` takes."""
+        return _slice_first(self.shape, self.slice_axis)
+
+    @property
+    def array_spacing(self) -> Tuple[float, float, float]:
+        """Voxel size in mm along the ``(slices, H, W)`` axes (slice distance, row spacing, column spacing)."""
+        return _slice_first(tuple(reversed(self.spacing)), self.slice_axis)
+
+
+def _slice_first(values: Tuple, axis: int) -> Tuple:
+    """``values`` (one per axis of the ``(k, j, i)`` array) re-ordered like ``np.moveaxis(array, axis, 0)``."""
+    rest = list(values)
+    return (rest.pop(axis), *rest)
+
+
+def _read_image(path: Path, series_id: Optional[str]) -> sitk.Image:
+    """A file through ``sitk.ReadImage``, a folder as a DICOM series; errors name the path."""
+    if not path.exists():
+        raise FileNotFoundError(f"volume {path} does not exist.")
+    try:
+        if not path.is_dir():
+            return sitk.ReadImage(str(path))
+        ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(path))
+        if not ids:
+            raise FileNotFoundError(f"no DICOM series in folder {path} (a folder is read as one DICOM series).")
+        if series_id is None and len(ids) > 1:
+            raise ValueError(f"folder {path} holds {len(ids)} DICOM series {list(ids)}; choose one with series_id=.")
+        if series_id is not None and series_id not in ids:
+            raise ValueError(f"DICOM series {series_id!r} is not in folder {path} (it holds {list(ids)}).")
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series_id or ids[0]))
+        return reader.Execute()
+    except RuntimeError as err:
+        raise OSError(f"cannot read volume {path}: {str(err).strip().splitlines()[-1]}") from None
+
+
+def read_volume(path: PathLike, slice_axis: int = 0, series_id: Optional[str] = None) -> Tuple[np.ndarray, Geometry]:
+    """Read a 3-D MR volume as float32 ``(slices, H, W)`` and its :class:`Geometry`.
+
+    Args:
+        path: a NIfTI / NRRD / MHA / single DICOM file (anything ``SimpleITK.ReadImage`` reads), or a folder
+            holding a DICOM series.
+        slice_axis: which axis of SimpleITK's ``(k, j, i)`` array to slice along (see the module docstring).
+        series_id: the DICOM SeriesInstanceUID to read when the folder holds several series.
+
+    Returns:
+        ``(array, geometry)``; ``write_volume(array, geometry, out)`` writes it back in the same place.
+
+    Raises:
+        FileNotFoundError: missing path, or a folder without a DICOM series.
+        OSError: a file SimpleITK cannot read (the message names it).
+        ValueError: a 2-D or 4-D image, a multi-component (e.g. RGB) image, a bad ``slice_axis``, or an
+            ambiguous DICOM folder.
+    """
+    if slice_axis not in (0, 1, 2):
+        raise ValueError(f"slice_axis must be 0, 1 or 2 (an axis of the (k, j, i) array), got {slice_axis}.")
+    path = Path(path)
+    image = _read_image(path, series_id)
+    if image.GetDimension() != 3:
+        raise ValueError(
+            f"volume {path} is {image.GetDimension()}-D with size {image.GetSize()}; read_volume expects one 3-D "
+            + ("volume (select a single volume of the series first)." if image.GetDimension() > 3 else "volume.")
+        )
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise ValueError(
+            f"volume {path} has {image.GetNumberOfComponentsPerPixel()} components per voxel; expected a scalar image."
+        )
+    array = sitk.GetArrayFromImage(image).astype(np.float32)
+    geometry = Geometry(
+        spacing=tuple(image.GetSpacing()),  # type: ignore[arg-type]
+        origin=tuple(image.GetOrigin()),  # type: ignore[arg-type]
+        direction=tuple(image.GetDirection()),
+        shape=tuple(array.shape),  # type: ignore[arg-type]
+        slice_axis=slice_axis,
+    )
+    return np.ascontiguousarray(np.moveaxis(array, slice_axis, 0)), geometry
+
+
+def write_volume(array: np.ndarray, geometry: Geometry, path: PathLike) -> Path:
+    """Write a ``(slices, H, W)`` array with ``geometry`` (the inverse of :func:`read_volume`), atomically.
+
+    The slice axis is moved back, spacing / origin / direction are set from ``geometry`` and the image is
+    written to a temporary file in the destination folder (same suffix, so SimpleITK picks the same writer),
+    then moved into place with ``os.replace``. The pixel type is the array's dtype.
+
+    Args:
+        array: ``(slices, H, W)`` with ``geometry.array_shape``.
+        geometry: from :func:`read_volume`.
+        path: destination ending in one of :data:`VOLUME_SUFFIXES`; parent folders are created.
+
+    Returns:
+        the path written.
+
+    Raises:
+        ValueError: an unsupported suffix, or an array whose shape does not match the geometry.
+    """
+    path = Path(path)
+    suffix = next((s for s in VOLUME_SUFFIXES if path.name.lower().endswith(s)), None)
+    if suffix is None:
+        raise ValueError(f"cannot write {path}: supported volume formats are {', '.join(VOLUME_SUFFIXES)}.")
+    array = np.asarray(array)
+    if array.shape != geometry.array_shape:
+        raise ValueError(
+            f"array of shape {array.shape} does not match the geometry's (slices, H, W) = {geometry.array_shape}."
+        )
+    image = sitk.GetImageFromArray(np.ascontiguousarray(np.moveaxis(array, 0, geometry.slice_axis)))
+    image.SetSpacing(geometry.spacing)
+    image.SetOrigin(geometry.origin)
+    image.SetDirection(geometry.direction)
+    with atomic_path(path, suffix) as tmp:
+        sitk.WriteImage(image, str(tmp), useCompression=True)
+    return path

@@ -1,0 +1,191 @@
+#!/usr/bin/env python
+"""Re-create the shipped sample data in ``monai_chpnet/data/sample/`` from installed wheels (no downloads).
+
+    .venv/bin/pip install -c constraints.txt -e ".[sample-data,test]"   # nilearn, scikit-image, pydicom
+    .venv/bin/python scripts/make_sample_data.py
+
+Sources: the MNI ICBM152 2009a T1 template shipped inside the ``nilearn`` wheel, CC0 / public-domain photographs
+shipped inside the ``scikit-image`` wheel, and the ``MR_small.dcm`` test file shipped inside the ``pydicom``
+wheel. The output is deterministic: running the script twice gives identical files.
+
+Evaluation hygiene: the 20 demo slices come from a slab of the template (axial indices 96..134) whose voxels
+appear in no training image -- axial training slices lie below the slab, and sagittal / coronal training
+slices are cut off at its lower edge. The script asserts this before writing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import nilearn.datasets
+import numpy as np
+import pydicom.data
+import SimpleITK as sitk
+import skimage.data
+
+from monai_chpnet.data.folders import rgb_to_luma
+from monai_chpnet.data.volumes import Geometry, write_volume
+
+OUT = Path(__file__).resolve().parents[1] / "monai_chpnet" / "data" / "sample"
+TEMPLATE = Path(nilearn.datasets.__file__).parent / "data" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+SLAB = range(96, 135, 2)  # the 20 demo slices (template axial indices), 2 mm apart: lateral ventricles to upper cortex
+IN_PLANE = 256
+BRAIN_MARGIN = 6  # voxels kept around the brain's bounding box in training slices
+AXIAL_TRAIN = range(24, 89, 4)  # below the slab, at least 8 mm from it
+SAGITTAL_TRAIN = range(41, 160, 7)  # x indices with >= 20 % brain below the slab
+CORONAL_TRAIN = range(41, 200, 8)
+NATURAL = ("camera", "astronaut", "coffee", "chelsea", "rocket", "coins", "brick", "grass", "gravel", "clock")
+NATURAL_LICENCES = {
+    "camera": "CC0 (photographer Lav Varshney)",
+    "astronaut": "public domain (NASA)",
+    "coffee": "CC0 (photographer Rachel Michetti)",
+    "chelsea": "CC0 (photographer Stefan van der Walt)",
+    "rocket": "public domain (SpaceX)",
+    "coins": "no known copyright restrictions (Brooklyn Museum)",
+    "brick": "CC0 (CC0Textures)",
+    "grass": "CC0 (DeviantArt user linolafett)",
+    "gravel": "CC0 (CC0Textures)",
+    "clock": "public domain (photographer Stefan van der Walt)",
+}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_png(array: np.ndarray, path: Path) -> None:
+    """uint8 grayscale PNG via SimpleITK (deterministic bytes for identical input)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(sitk.GetImageFromArray(np.ascontiguousarray(array, dtype=np.uint8)), str(path))
+
+
+def make_demo_volume(template: sitk.Image) -> Path:
+    """The 20 slab slices, zero-padded in-plane to 256 x 256 (SimpleITK keeps the geometry right), as uint16."""
+    slab = template[:, :, SLAB.start : SLAB.stop : SLAB.step]
+    size = slab.GetSize()
+    lower = [(IN_PLANE - size[0]) // 2, (IN_PLANE - size[1]) // 2, 0]
+    upper = [IN_PLANE - size[0] - lower[0], IN_PLANE - size[1] - lower[1], 0]
+    padded = sitk.ConstantPad(slab, lower, upper, 0)
+    array = sitk.GetArrayFromImage(padded).astype(np.uint16)
+    geometry = Geometry(padded.GetSpacing(), padded.GetOrigin(), padded.GetDirection(), array.shape)
+    return write_volume(array, geometry, OUT / "sample_t1_brain.nii.gz")
+
+
+def make_training_mri(volume: np.ndarray) -> list:
+    """Axial, sagittal and coronal training slices of the template below the demo slab (uint8 PNG, >= 96 px).
+
+    ``volume`` is SimpleITK's ``(z, y, x)`` array (LPS: rows of an axial slice run posterior -> anterior); every
+    slice is flipped vertically so that anterior / superior is up.
+    """
+    z0 = SLAB.start
+    nz = np.nonzero(volume)
+    lo = [max(int(n.min()) - BRAIN_MARGIN, 0) for n in nz]
+    hi = [min(int(n.max()) + BRAIN_MARGIN + 1, s) for n, s in zip(nz, volume.shape)]
+    used = np.zeros(volume.shape, dtype=bool)
+    written = []
+
+    def save(name: str, index: tuple) -> None:
+        used[index] = True
+        path = OUT / "train" / "mri" / f"{name}.png"
+        write_png(np.flipud(volume[index]), path)
+        written.append(path)
+
+    zs, ys, xs = slice(lo[0], z0), slice(lo[1], hi[1]), slice(lo[2], hi[2])
+    for z in AXIAL_TRAIN:
+        save(f"mni_t1_axial_z{z:03d}", (z, ys, xs))
+    for x in SAGITTAL_TRAIN:
+        save(f"mni_t1_sagittal_x{x:03d}", (zs, ys, x))
+    for y in CORONAL_TRAIN:
+        save(f"mni_t1_coronal_y{y:03d}", (zs, y, xs))
+    assert not used[z0:].any(), "a training image touches the demo slab"
+    return written
+
+
+def make_training_natural() -> list:
+    """scikit-image photographs as BT.601 luma (full range), uint8 PNG."""
+    written = []
+    for name in NATURAL:
+        image = getattr(skimage.data, name)()
+        if image.ndim == 3:
+            image = np.round(rgb_to_luma(image[..., :3] / 255.0) * 255.0)
+        path = OUT / "train" / "natural" / f"{name}.png"
+        write_png(image, path)
+        written.append(path)
+    return written
+
+
+def write_readme(files: dict, template_sha: str, dicom_sha: str) -> None:
+    kib = {group: f"{sum(p.stat().st_size for p in paths) / 1024:.0f} KiB" for group, paths in files.items()}
+    total = sum(p.stat().st_size for paths in files.values() for p in paths)
+    photos = "\n".join(f"  * `{name}`: {NATURAL_LICENCES[name]}" for name in NATURAL)
+    text = f"""# Shipped sample data
+
+Generated by `scripts/make_sample_data.py` (deterministic, no downloads); do not edit by hand.
+Total {total / 2**20:.2f} MiB. Load it through `monai_chpnet.data.sample`.
+
+## Evaluation data (never train on these)
+
+* `sample_t1_brain.nii.gz` ({kib["demo"]}) -- the demo volume: 20 axial slices of 256 x 256, uint16,
+  1 x 1 x 2 mm, with the template's LPS geometry (template axial indices {SLAB.start}..{SLAB.stop - 1} step
+  {SLAB.step}, zero-padded in-plane from 197 x 233). No voxel of it appears in the training images (asserted by
+  the script), but it comes from the same template: it measures in-distribution quality.
+* `heldout/MR_small.dcm` ({kib["heldout"]}) -- a real MR slice, 64 x 64 int16, 0.3125 mm pixels, from another
+  scanner and subject: the out-of-distribution check.
+
+## Training data
+
+* `train/mri/` ({kib["mri"]}) -- {len(files["mri"])} uint8 PNG slices of the template in three orientations,
+  all below the demo slab: axial slices (indices {AXIAL_TRAIN.start}..{AXIAL_TRAIN[-1]} step {AXIAL_TRAIN.step}),
+  sagittal and coronal slices cut off at the slab's lower edge (96 rows: cerebellum, brainstem, temporal
+  lobes, basal ganglia); cropped to the brain's bounding box + {BRAIN_MARGIN} voxels and flipped so that
+  anterior / superior is up; the smallest side is 96 px. The template is uint8, so the PNGs are lossless.
+  Only one contrast (T1) is available offline: `skimage.data.brain()` needs a download and is not used.
+* `train/natural/` ({kib["natural"]}) -- {len(files["natural"])} photographs from scikit-image converted to
+  ITU-R BT.601 luma (full range), uint8 PNG.
+
+## Provenance and licences
+
+* **MNI ICBM152 2009a nonlinear symmetric T1 template**, as shipped by nilearn (BSD-3-Clause) in
+  `nilearn/datasets/data/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz`
+  (sha256 `{template_sha}`).
+  Fonov et al., NeuroImage 54(1), 2011 and NeuroImage 47(S1) S102, 2009;
+  http://www.bic.mni.mcgill.ca/ServicesAtlases/ICBM152NLin2009. nilearn's description lists the licence as
+  "unknown"; the notice distributed with the ICBM 2009 templates reads: "Copyright (C) 1993-2004 Louis
+  Collins, McConnell Brain Imaging Centre, Montreal Neurological Institute, McGill University. Permission to
+  use, copy, modify, and distribute this software and its documentation for any purpose and without fee is
+  hereby granted, provided that the above copyright notice appear in all copies. The authors and McGill
+  University make no representations about the suitability of this software for any purpose. It is
+  provided 'as is' without express or implied warranty. The authors are not responsible for any data loss,
+  equipment damage, property loss, or injury to subjects or patients resulting from the use or misuse of
+  this software package."
+* **MR_small.dcm**, copied unchanged from the pydicom wheel
+  (`pydicom.data.get_testdata_file("MR_small.dcm")`, sha256 `{dicom_sha}`; pydicom is MIT-licensed);
+  pydicom's notes: "Downsized to 64x64 from 'MR1_UNC', ftp://medical.nema.org/MEDICAL/Dicom/DataSets/WG04/"
+  (the NEMA WG04 DICOM sample images).
+* **Photographs** from the scikit-image wheel (`skimage/data/`; licences as stated in their docstrings):
+{photos}
+"""
+    (OUT / "README.md").write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    if (OUT / "train").exists():
+        shutil.rmtree(OUT / "train")
+    template = sitk.ReadImage(str(TEMPLATE))
+    files = {
+        "demo": [make_demo_volume(template)],
+        "mri": make_training_mri(sitk.GetArrayFromImage(template)),
+        "natural": make_training_natural(),
+    }
+    dicom = Path(pydicom.data.get_testdata_file("MR_small.dcm"))
+    (OUT / "heldout").mkdir(parents=True, exist_ok=True)
+    files["heldout"] = [Path(shutil.copyfile(dicom, OUT / "heldout" / "MR_small.dcm"))]
+    write_readme(files, sha256(TEMPLATE), sha256(dicom))
+    for group, paths in files.items():
+        print(f"{group:8s} {len(paths):3d} files, {sum(p.stat().st_size for p in paths) / 1024:8.1f} KiB")
+
+
+if __name__ == "__main__":
+    main()

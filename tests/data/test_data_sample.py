@@ -1,0 +1,65 @@
+"""Shipped sample data: present, small, loadable, with the documented shapes, geometry and train/eval split."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from monai_chpnet.data import (
+    heldout_evaluation_files,
+    read_volume,
+    sample_training_dataset,
+    sample_training_files,
+    sample_volume_path,
+)
+from monai_chpnet.data.sample import SAMPLE_DIR
+from monai_chpnet.keys import ReconKeys
+
+
+def test_total_size_is_small():
+    files = [p for p in SAMPLE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert sum(p.stat().st_size for p in files) < 3 * 2**20
+    readme = (SAMPLE_DIR / "README.md").read_text()
+    assert "scripts/make_sample_data.py" in readme and "McGill University" in readme and "MR_small" in readme
+
+
+def test_demo_volume_shape_and_geometry():
+    volume, geometry = read_volume(sample_volume_path())
+    assert volume.shape == (20, 256, 256) and volume.dtype == np.float32
+    assert sitk.ReadImage(str(sample_volume_path())).GetPixelID() == sitk.sitkUInt16
+    assert geometry.spacing == (1.0, 1.0, 2.0) and geometry.array_spacing == (2.0, 1.0, 1.0)
+    assert geometry.direction == (-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0)  # the template's RAS, in LPS
+    assert geometry.origin == (127.0, 145.0, 24.0)  # MNI (-127, -145, 24) mm: axial index 96 of the template
+    assert volume.min() == 0 and 200 <= volume.max() <= 255
+    brain = (volume > 0).mean(axis=(1, 2))
+    assert brain.min() > 0.1 and brain[0] > brain[-1]  # every slice has brain; it shrinks towards the vertex
+
+
+def test_heldout_mr_slice():
+    files = heldout_evaluation_files()
+    assert set(files) == {"t1_demo", "mr_small"} and files["t1_demo"] == sample_volume_path()
+    image, geometry = read_volume(files["mr_small"])
+    assert image.shape == (1, 64, 64) and geometry.spacing[:2] == pytest.approx((0.3125, 0.3125))
+    assert image.min() >= 0 and image.max() > 1000
+
+
+def test_training_files_and_mix():
+    files = sample_training_files()
+    assert len(files["mri"]) >= 50 and len(files["natural"]) == 10
+    planes = Counter(p.name.split("_")[2] for p in files["mri"])
+    assert set(planes) == {"axial", "sagittal", "coronal"} and min(planes.values()) >= 15
+    training = {p.resolve() for group in files.values() for p in group}
+    assert not training & {p.resolve() for p in heldout_evaluation_files().values()}
+    sizes = [sitk.ReadImage(str(p)).GetSize() for group in files.values() for p in group]
+    assert min(min(s) for s in sizes) >= 96
+
+    dataset = sample_training_dataset(seed=1)
+    assert len(dataset) == 2 * len(files["mri"])
+    sources = Counter(dataset.source(i) for i in range(len(dataset)))
+    assert sources == {"mri": len(files["mri"]), "natural": len(files["mri"])}
+    for i in range(4):
+        item = dataset[i]
+        target = item[ReconKeys.TARGET]
+        assert target.ndim == 3 and target.shape[0] == 1 and 0 <= target.min() and target.max() <= 1
+        assert item["fname"].startswith(f"{dataset.source(i)}/")
