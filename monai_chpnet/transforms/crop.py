@@ -1,0 +1,81 @@
+"""Centre crop of the last two axes to a fixed size or to the size of another entry (fastMRI: the target)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Hashable, Mapping, Optional, Sequence
+
+from monai.config import KeysCollection, NdarrayOrTensor
+from monai.transforms import MapTransform, Transform
+from monai.utils import TransformBackends, convert_to_tensor
+from torch import Tensor
+
+from monai_chpnet.kspace import center_crop_hw
+
+__all__ = ["CenterCropHW", "CenterCropHWd"]
+
+
+class CenterCropHW(Transform):
+    """Crop ``(..., H, W)`` symmetrically to ``(..., h, w)`` (fastMRI's ``center_crop``; real or complex images).
+
+    Args:
+        roi_size: default ``(h, w)``; may be given per call instead.
+    """
+
+    backend = [TransformBackends.TORCH]
+
+    def __init__(self, roi_size: Optional[Sequence[int]] = None) -> None:
+        self.roi_size = roi_size
+
+    def __call__(
+        self, img: NdarrayOrTensor, roi_size: Optional[Sequence[int]] = None, name: Hashable = "image"
+    ) -> Tensor:
+        """Returns a view of ``img`` (as a tensor) cropped to ``roi_size`` (or the one given at construction).
+
+        Raises:
+            ValueError: no size given, or a size larger than the image (the message names ``name``).
+        """
+        size = roi_size if roi_size is not None else self.roi_size
+        if size is None:
+            raise ValueError("CenterCropHW needs roi_size, at construction or per call.")
+        x = convert_to_tensor(img, track_meta=False)
+        h, w = int(size[0]), int(size[1])
+        if x.ndim < 2 or not (1 <= h <= x.shape[-2] and 1 <= w <= x.shape[-1]):
+            raise ValueError(f"cannot centre-crop {name!r} of shape {tuple(x.shape)} to ({h}, {w}).")
+        return center_crop_hw(x, (h, w))
+
+
+class CenterCropHWd(MapTransform):
+    """Dictionary version of :class:`CenterCropHW`.
+
+    Args:
+        keys: entries to crop (e.g. ``ReconKeys.ZERO_FILLED``).
+        roi_size: fixed ``(h, w)``; or
+        size_key: take ``(h, w)`` from the last two axes of this entry (e.g. ``ReconKeys.TARGET``), per sample.
+        allow_missing_keys: skip absent keys.
+    """
+
+    backend = CenterCropHW.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        roi_size: Optional[Sequence[int]] = None,
+        size_key: Optional[Hashable] = None,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        if (roi_size is None) == (size_key is None):
+            raise ValueError("give exactly one of roi_size and size_key.")
+        self.size_key = size_key
+        self.cropper = CenterCropHW(roi_size)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> Dict[Hashable, Any]:
+        d = dict(data)
+        size = None
+        if self.size_key is not None:
+            if self.size_key not in d:
+                raise KeyError(f"size_key {self.size_key!r} is not in the sample.")
+            size = tuple(d[self.size_key].shape[-2:])
+        for key in self.key_iterator(d):
+            d[key] = self.cropper(d[key], size, name=key)
+        return d
