@@ -4,6 +4,7 @@ One name per quantity, so a fastMRI file, a simulated acquisition and an image v
 dictionary shape::
 
     {
+      "image":         float32 (2, H, W)   network input: real/imag of the zero-filled image (k-space mode)
       "target":        float32 (1, H, W)   fully-sampled magnitude reference (absent for prospective data)
       "kspace":        complex64 (1, H, W) fully-sampled (or as-acquired) centred k-space
       "kspace_masked": complex64 (1, H, W) measured k-space  y = M * F x
@@ -20,6 +21,7 @@ from __future__ import annotations
 class ReconKeys:
     """Names of the entries of a reconstruction sample dictionary (see module docstring)."""
 
+    IMAGE = "image"  # the network input: 2-channel zero-filled (k-space mode) -- see ZeroFilledChannelsd
     TARGET = "target"
     KSPACE = "kspace"
     KSPACE_MASKED = "kspace_masked"

@@ -12,10 +12,11 @@
 
 from .distillation import DistillationLoss, DynamicKDWeight, OutputDistillationLoss, TeacherFeedbackLoss
 from .edge import EdgeCorrectedKnowledge, EdgeLoss, EdgeMagnitude
-from .feature import FeatureProjector, HeterogeneousFeatureLoss
+from .feature import FeatureProjector, HeterogeneousFeatureLoss, default_feature_pairs
 from .reconstruction import ReconstructionLoss
 
 __all__ = [
+    "default_feature_pairs",
     "DistillationLoss",
     "DynamicKDWeight",
     "EdgeCorrectedKnowledge",

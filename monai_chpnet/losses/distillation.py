@@ -137,7 +137,9 @@ class DynamicKDWeight:
 class DistillationLoss(nn.Module):
     """The student's loss ``L_S = L_rec(S, GT) + alpha * L_out(S, K) + beta * L_feat + gamma * L_edge(S, GT)``.
 
-    ``K`` is :class:`EdgeCorrectedKnowledge` of the teacher's output when ``knowledge`` is given, else the detached
+    With ``teacher=None`` only ``L_rec + gamma * L_edge`` is computed (the student-alone baseline, ``kd="none"``),
+    so every ablation arm goes through the same loss. ``K`` is :class:`EdgeCorrectedKnowledge` of the teacher's
+    output when ``knowledge`` is given, else the detached
     teacher output. The feature term needs ``feature`` and both networks' tap dicts. The module's parameters are
     the feature projectors: optimise them with the student.
 
@@ -177,25 +179,27 @@ class DistillationLoss(nn.Module):
     def forward(
         self,
         student: Tensor,
-        teacher: Tensor,
+        teacher: Optional[Tensor],
         target: Tensor,
         alpha: float,
         student_features: Optional[Mapping[str, Tensor]] = None,
         teacher_features: Optional[Mapping[str, Tensor]] = None,
     ) -> Dict[str, Tensor]:
-        if not student.shape == teacher.shape == target.shape:
+        if student.shape != target.shape or (teacher is not None and teacher.shape != student.shape):
             raise ValueError(
                 f"student output, teacher output and target must have the same shape, got {tuple(student.shape)}, "
-                f"{tuple(teacher.shape)} and {tuple(target.shape)}."
+                f"{None if teacher is None else tuple(teacher.shape)} and {tuple(target.shape)}."
             )
         zero = student.new_zeros(())
         terms = {"rec": self.reconstruction(student, target), "out": zero, "feat": zero, "edge": zero}
+        if teacher is None:  # no distillation (the student-alone baseline): L_rec + gamma * L_edge only
+            alpha, student_features = 0.0, None
         if alpha:
             knowledge = self.knowledge(teacher, target) if self.knowledge is not None else teacher.detach()
             terms["out"] = self.output(student, knowledge)
         if self.gamma:
             terms["edge"] = self.edge(student, target)
-        if self.feature is not None and self.beta:
+        if self.feature is not None and self.beta and teacher is not None:
             if student_features is None or teacher_features is None:
                 raise ValueError("the feature term needs student_features and teacher_features (forward_features).")
             terms["feat"] = self.feature(student_features, teacher_features)

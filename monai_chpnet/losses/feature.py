@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["FeatureProjector", "HeterogeneousFeatureLoss"]
+__all__ = ["FeatureProjector", "HeterogeneousFeatureLoss", "default_feature_pairs"]
 
 FeatureInfo = Mapping[str, Tuple[int, int]]  # tap name -> (channels, stride w.r.t. the input grid)
 
@@ -176,3 +176,17 @@ class HeterogeneousFeatureLoss(nn.Module):
 
     def forward(self, student_features: Mapping[str, Tensor], teacher_features: Mapping[str, Tensor]) -> Tensor:
         return torch.stack(list(self.pair_losses(student_features, teacher_features).values())).mean()
+
+
+def default_feature_pairs(student_info: FeatureInfo, teacher_info: FeatureInfo) -> List[Tuple[str, str]]:
+    """The taps distillation matches by default: the student's deepest (largest-stride) tap with the teacher's
+    middle group, and the student's last tap (its final decoder, closest to the output) with the teacher's last
+    group -- the long-range context of the ViT where the CNN sees least, and the teacher's final features where
+    the student forms its output. Both dicts keep the networks' documented tap order.
+    """
+    if not student_info or not teacher_info:
+        raise ValueError("default_feature_pairs needs non-empty feature_info() of both networks.")
+    s_taps, t_taps = list(student_info), list(teacher_info)
+    deepest = max(s_taps, key=lambda k: (student_info[k][1], -s_taps.index(k)))
+    pairs = [(deepest, t_taps[len(t_taps) // 2]), (s_taps[-1], t_taps[-1])]
+    return list(dict.fromkeys(pairs))

@@ -1,0 +1,280 @@
+"""``DistillationTrainer``: a MONAI ``SupervisedTrainer`` whose iteration distils a teacher into a student.
+
+One iteration (``kd="dynamic"``), on a batch prepared by :class:`~monai_chpnet.engines.ReconPrepareBatch`::
+
+    T, t_feats = teacher.forward_features(x, kspace, mask)          # one pass, with gradient
+    S, s_feats = student.forward_features(x, kspace, mask)
+    L_S = L_rec(S, GT) + alpha_t L_out(S, K(T, GT)) + beta L_feat(s_feats, t_feats) + gamma L_edge(S, GT)
+    student (+ feature projectors) <- step(L_S)                    # T, t_feats, K detached inside the loss
+    L_T = L_rec(T, GT) + lambda L_fb(T, S, GT)                      # S detached: the teacher learns from the student
+    teacher <- step(L_T)                                            # its own optimizer, smaller learning rate
+
+``kd="static"`` freezes the teacher (no gradient, eval mode, parameters never change); ``kd="none"`` needs no
+teacher and trains the student alone with the same loss minus the distillation terms (the ablation baseline).
+Edge correction and feature KD are switched by how ``loss_function`` (a
+:class:`~monai_chpnet.losses.DistillationLoss`) is built: ``knowledge=None`` / ``feature=None`` turn them off.
+
+Ignite/MONAI events fire as in ``SupervisedTrainer`` (``FORWARD_COMPLETED``, ``LOSS_COMPLETED``,
+``BACKWARD_COMPLETED``, ``MODEL_COMPLETED``), so stock handlers (``StatsHandler``, ``TensorBoardStatsHandler``,
+``ValidationHandler``, ``LrScheduleHandler``, checkpointing) work unchanged. ``engine.state.output`` holds the
+usual ``image``/``label``/``pred``/``loss`` plus every loss term and ``alpha`` as floats, logged each iteration.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple, Union
+
+import torch
+from monai.engines import SupervisedTrainer
+from monai.engines.utils import IterationEvents
+from monai.utils.enums import CommonKeys as Keys
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from monai_chpnet.engines.prepare import ReconPrepareBatch, match_target
+from monai_chpnet.losses import DistillationLoss, DynamicKDWeight, ReconstructionLoss, TeacherFeedbackLoss
+
+__all__ = ["KD_MODES", "DistillationTrainer", "FeatureForward", "scalar_outputs"]
+
+KD_MODES = ("none", "static", "dynamic")
+
+
+class FeatureForward(nn.Module):
+    """Expose ``net.forward_features`` as ``forward``, so ``DistributedDataParallel`` sees (and syncs) the pass."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, *args: Any, **kwargs: Any) -> Tuple[Tensor, Dict[str, Tensor]]:
+        return self.net.forward_features(*args, **kwargs)
+
+
+def scalar_outputs(output: Dict[str, Any]) -> Dict[str, float]:
+    """The scalar entries of an iteration output (loss terms, ``alpha``): an ``output_transform`` for logging."""
+    out = {}
+    for key, value in output.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = float(value)
+        elif isinstance(value, Tensor) and value.numel() == 1:
+            out[key] = float(value.detach())
+    return out
+
+
+class DistillationTrainer(SupervisedTrainer):
+    """Heterogeneous knowledge distillation (CNN student <- ViT teacher) as a MONAI ``SupervisedTrainer``.
+
+    Args:
+        device, max_epochs, train_data_loader, epoch_length, non_blocking, iteration_update, postprocessing,
+            key_train_metric, additional_metrics, metric_cmp_fn, train_handlers, amp, event_names,
+            event_to_attr, decollate, optim_set_to_none, to_kwargs, amp_kwargs: as ``SupervisedTrainer``.
+        network: the student; must implement ``forward_features`` (see ``docs/CONTRACTS.md``).
+        optimizer: the student's optimizer; include ``loss_function.parameters()`` (the feature projectors).
+        loss_function: :class:`DistillationLoss` for the student.
+        teacher: the teacher (``forward_features`` too); required unless ``kd="none"``.
+        teacher_optimizer: the teacher's optimizer; required for ``kd="dynamic"``.
+        teacher_loss_function: ``L_rec`` of the teacher (default :class:`ReconstructionLoss`).
+        feedback_loss: ``L_fb`` (default :class:`TeacherFeedbackLoss`); ``feedback_weight`` is its ``lambda``.
+        kd: ``"none"``, ``"static"`` or ``"dynamic"``.
+        alpha: the output-distillation weight: a :class:`DynamicKDWeight` (updated from validation by
+            :class:`~monai_chpnet.engines.DynamicKDWeightHandler`) or a constant.
+        prepare_batch: default :class:`ReconPrepareBatch` (k-space mode).
+        grad_clip_norm: clip the global gradient norm of each optimizer's parameters (``None``: no clipping).
+        distributed: wrap student, teacher (dynamic) and the projectors in ``DistributedDataParallel``
+            (``torch.distributed`` must be initialised, e.g. by ``torchrun``).
+
+    Raises:
+        ValueError: unknown ``kd`` mode, a missing teacher / teacher optimizer, a teacher whose output shape
+            differs from the student's, or a non-finite loss (naming the iteration and the terms; the last
+            checkpoint written before it is kept).
+    """
+
+    def __init__(
+        self,
+        device: Union[str, torch.device],
+        max_epochs: int,
+        train_data_loader: Iterable,
+        network: nn.Module,
+        optimizer: Optimizer,
+        loss_function: DistillationLoss,
+        teacher: Optional[nn.Module] = None,
+        teacher_optimizer: Optional[Optimizer] = None,
+        teacher_loss_function: Optional[nn.Module] = None,
+        feedback_loss: Optional[nn.Module] = None,
+        feedback_weight: float = 1.0,
+        kd: str = "dynamic",
+        alpha: Union[DynamicKDWeight, float] = 0.5,
+        prepare_batch: Callable = ReconPrepareBatch(),
+        grad_clip_norm: Optional[float] = None,
+        distributed: bool = False,
+        epoch_length: Optional[int] = None,
+        non_blocking: bool = False,
+        iteration_update: Optional[Callable] = None,
+        postprocessing: Optional[Callable] = None,
+        key_train_metric: Optional[dict] = None,
+        additional_metrics: Optional[dict] = None,
+        metric_cmp_fn: Optional[Callable] = None,
+        train_handlers: Optional[Sequence] = None,
+        amp: bool = False,
+        event_names: Optional[list] = None,
+        event_to_attr: Optional[dict] = None,
+        decollate: bool = False,
+        optim_set_to_none: bool = False,
+        to_kwargs: Optional[dict] = None,
+        amp_kwargs: Optional[dict] = None,
+    ) -> None:
+        if kd not in KD_MODES:
+            raise ValueError(f"kd must be one of {KD_MODES}, got {kd!r}.")
+        if kd != "none" and teacher is None:
+            raise ValueError(f"kd={kd!r} needs a teacher network; use kd='none' to train the student alone.")
+        if kd == "dynamic" and teacher_optimizer is None:
+            raise ValueError("kd='dynamic' needs a teacher_optimizer: the teacher keeps learning while it teaches.")
+        extra = {} if metric_cmp_fn is None else {"metric_cmp_fn": metric_cmp_fn}
+        super().__init__(
+            device=device,
+            max_epochs=max_epochs,
+            train_data_loader=train_data_loader,
+            network=network,
+            optimizer=optimizer,
+            loss_function=loss_function,
+            epoch_length=epoch_length,
+            non_blocking=non_blocking,
+            prepare_batch=prepare_batch,
+            iteration_update=iteration_update,
+            postprocessing=postprocessing,
+            key_train_metric=key_train_metric,
+            additional_metrics=additional_metrics,
+            train_handlers=train_handlers,
+            amp=amp,
+            event_names=event_names,
+            event_to_attr=event_to_attr,
+            decollate=decollate,
+            optim_set_to_none=optim_set_to_none,
+            to_kwargs=to_kwargs,
+            amp_kwargs=amp_kwargs,
+            **extra,
+        )
+        self.kd = kd
+        self.teacher = teacher if kd != "none" else None
+        self.teacher_optimizer = teacher_optimizer if kd == "dynamic" else None
+        self.teacher_loss_function = teacher_loss_function or ReconstructionLoss()
+        self.feedback_loss = feedback_loss or TeacherFeedbackLoss()
+        self.feedback_weight = float(feedback_weight)
+        self.alpha = alpha
+        self.grad_clip_norm = grad_clip_norm
+        self.teacher_scaler = torch.amp.GradScaler("cuda") if (amp and self.teacher_optimizer is not None) else None
+        if self.kd == "static":
+            self.teacher.eval()
+            self.teacher.requires_grad_(False)
+        self._student_fwd: nn.Module = FeatureForward(network)
+        self._teacher_fwd: Optional[nn.Module] = FeatureForward(self.teacher) if self.teacher is not None else None
+        self._loss_fwd: nn.Module = loss_function
+        if distributed:
+            self._wrap_distributed()
+
+    def _wrap_distributed(self) -> None:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        if not torch.distributed.is_available() or not torch.distributed.is_initialized():
+            raise RuntimeError("distributed=True needs an initialised torch.distributed process group (torchrun).")
+        ids = [self.state.device] if torch.device(self.state.device).type == "cuda" else None
+        self._student_fwd = DDP(self._student_fwd, device_ids=ids)
+        if self.kd == "dynamic":
+            self._teacher_fwd = DDP(self._teacher_fwd, device_ids=ids)
+        if any(p.requires_grad for p in self.loss_function.parameters()) and self.loss_function.feature is not None:
+            self._loss_fwd = DDP(self.loss_function, device_ids=ids)
+
+    @property
+    def alpha_value(self) -> float:
+        """The output-distillation weight in force (0 without distillation)."""
+        return 0.0 if self.kd == "none" else float(self.alpha)
+
+    def _step(self, loss: Tensor, optimizer: Optimizer, scaler: Optional[Any], params: Iterable[Tensor]) -> None:
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if self.grad_clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(list(params), self.grad_clip_norm)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+
+    def _check_finite(self, engine: Any, who: str, terms: Dict[str, Tensor]) -> None:
+        bad = {k: float(v.detach()) for k, v in terms.items() if not torch.isfinite(v).all()}
+        if bad:
+            raise FloatingPointError(
+                f"non-finite {who} loss at iteration {engine.state.iteration} (epoch {engine.state.epoch}): {bad}; "
+                f"training stopped, the last checkpoint written before this iteration is kept."
+            )
+
+    def _iteration(self, engine: DistillationTrainer, batchdata: Dict[str, Tensor]) -> Dict[str, Any]:
+        if batchdata is None:
+            raise ValueError("Must provide batch data for current iteration.")
+        image, target, _, kwargs = engine.prepare_batch(
+            batchdata, engine.state.device, engine.non_blocking, **engine.to_kwargs
+        )
+        if target is None:
+            raise KeyError("distillation needs a target in every training batch.")
+        engine.state.output = {Keys.IMAGE: image, Keys.LABEL: target}
+        size = target.shape[-2:]
+        autocast = torch.autocast("cuda", **engine.amp_kwargs) if engine.amp else torch.autocast("cpu", enabled=False)
+
+        engine.network.train()
+        engine.optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
+        teacher_mag, teacher_feats, teacher_out = None, None, None
+        with autocast:
+            if engine.teacher is not None:
+                if engine.kd == "dynamic":
+                    engine.teacher.train()
+                    engine.teacher_optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
+                    teacher_out, teacher_feats = engine._teacher_fwd(image, **kwargs)
+                else:
+                    with torch.no_grad():
+                        teacher_out, teacher_feats = engine._teacher_fwd(image, **kwargs)
+                teacher_mag = match_target(teacher_out, size)
+            student_out, student_feats = engine._student_fwd(image, **kwargs)
+            if teacher_out is not None and teacher_out.shape[-2:] != student_out.shape[-2:]:
+                raise ValueError(
+                    f"teacher output {tuple(teacher_out.shape)} and student output {tuple(student_out.shape)} are on "
+                    "different grids (check upscale / presets): distillation compares them pixel by pixel."
+                )
+            student_mag = match_target(student_out, size)
+            engine.state.output[Keys.PRED] = student_mag
+            engine.fire_event(IterationEvents.FORWARD_COMPLETED)
+            terms = engine._loss_fwd(
+                student_mag,
+                None if teacher_mag is None else teacher_mag.detach(),
+                target,
+                engine.alpha_value,
+                student_feats,
+                None if teacher_feats is None else {k: v.detach() for k, v in teacher_feats.items()},
+            )
+        engine._check_finite(engine, "student", terms)
+        engine.state.output[Keys.LOSS] = terms["total"]
+        engine.fire_event(IterationEvents.LOSS_COMPLETED)
+        student_params = [p for g in engine.optimizer.param_groups for p in g["params"]]
+        engine._step(terms["total"], engine.optimizer, engine.scaler if engine.amp else None, student_params)
+
+        if engine.kd == "dynamic":
+            with autocast:
+                t_rec = engine.teacher_loss_function(teacher_mag, target)
+                t_fb = engine.feedback_loss(teacher_mag, student_mag.detach(), target)
+                t_total = t_rec + engine.feedback_weight * t_fb
+            engine._check_finite(engine, "teacher", {"rec": t_rec, "fb": t_fb})
+            teacher_params = [p for g in engine.teacher_optimizer.param_groups for p in g["params"]]
+            engine._step(t_total, engine.teacher_optimizer, engine.teacher_scaler, teacher_params)
+            engine.state.output.update(
+                {"teacher_loss": float(t_total.detach()), "teacher_rec": float(t_rec.detach()),
+                 "teacher_fb": float(t_fb.detach())}
+            )
+        engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
+        engine.state.output.update({f"loss_{k}": float(v.detach()) for k, v in terms.items() if k != "total"})
+        engine.state.output["alpha"] = engine.alpha_value
+        if teacher_mag is not None:
+            engine.state.output["teacher_pred"] = teacher_mag.detach()
+        engine.fire_event(IterationEvents.MODEL_COMPLETED)
+        return engine.state.output

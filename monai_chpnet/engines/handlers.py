@@ -1,0 +1,305 @@
+"""Ignite handlers for reconstruction/distillation runs: atomic checkpoints and resume, the dynamic KD weight,
+comparison figures, and a per-epoch hook for datasets that reshuffle (``MixedDataset.set_epoch``).
+
+MONAI's ``CheckpointSaver`` writes with ``atomic=False``, so a run killed while saving can leave a truncated file
+as its only checkpoint; :class:`AtomicCheckpointSaver` writes to a temporary file and renames it, and
+:class:`ResumeFromCheckpoint` restores the newest one (networks, optimizers, schedulers, engine state, the KD
+weight) after checking it was written by the same run configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from ignite.engine import Engine, Events
+from ignite.handlers import Checkpoint, DiskSaver
+
+__all__ = [
+    "RunConfig",
+    "AtomicCheckpointSaver",
+    "ResumeFromCheckpoint",
+    "latest_checkpoint",
+    "DynamicKDWeightHandler",
+    "ComparisonFigureSaver",
+    "EpochSetter",
+    "is_main_process",
+    "describe_state_mismatch",
+]
+
+logger = logging.getLogger(__name__)
+CHECKPOINT_PREFIX = "checkpoint"
+_CKPT_RE = re.compile(rf"{CHECKPOINT_PREFIX}_checkpoint_(\d+)\.pt$")
+
+
+def is_main_process() -> bool:
+    """True on rank 0 (or when not distributed): the only process that writes files."""
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or (
+        torch.distributed.get_rank() == 0
+    )
+
+
+class RunConfig:
+    """A run's configuration, saved with every checkpoint and checked on resume.
+
+    Args:
+        config: JSON-serialisable settings that must not change across a resume (architecture presets, kd mode,
+            loss weights, ...). Settings that may change (``max_epochs``, logging) should be left out.
+    """
+
+    def __init__(self, config: Optional[Mapping[str, Any]] = None) -> None:
+        self.config = json.loads(json.dumps(dict(config or {}), sort_keys=True, default=str))
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()[:16]
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"config": json.dumps(self.config, sort_keys=True), "fingerprint": self.fingerprint}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        saved = json.loads(state["config"])
+        if saved != self.config:
+            keys = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
+            diffs = ", ".join(f"{k}: checkpoint={saved.get(k)!r} run={self.config.get(k)!r}" for k in keys)
+            raise ValueError(
+                f"cannot resume: the checkpoint was written by a run with a different configuration ({diffs}). "
+                "Use a new output directory, or restore the original settings."
+            )
+
+
+class _AtomicDiskSaver(DiskSaver):
+    """Ignite's atomic ``DiskSaver`` (temp file + rename), leaving files world-readable like a plain save; with
+    ``filename`` every save goes to that one name (the model zoo's ``models/model.pt``) and nothing is removed."""
+
+    def __init__(self, dirname: str, filename: Optional[str] = None) -> None:
+        super().__init__(dirname, atomic=True, require_empty=False, create_dir=True)
+        self.filename = filename
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Optional[Mapping] = None) -> None:
+        filename = self.filename or filename
+        super().__call__(checkpoint, filename, metadata)
+        path = os.path.join(self.dirname, filename)
+        if os.path.exists(path):
+            os.chmod(path, 0o644)
+
+    def remove(self, filename: str) -> None:
+        if self.filename is None:
+            super().remove(filename)
+
+
+class AtomicCheckpointSaver:
+    """Save ``save_dict`` atomically (temp file, then rename), so a run killed while saving keeps its last file.
+
+    Two uses:
+
+    * attached to the **trainer**: every ``save_interval`` iterations, at every epoch end and on completion, to
+      ``checkpoint_checkpoint_<iteration>.pt`` (the ``n_saved`` newest are kept) -- what
+      :class:`ResumeFromCheckpoint` resumes from;
+    * attached to the **evaluator** with ``key_metric_name``: whenever that metric (higher is better) improves,
+      to ``key_metric_filename`` (e.g. ``model.pt``; a single-object ``save_dict`` is stored as the bare
+      ``state_dict``, as model-zoo bundles expect) or, without one, ``best_checkpoint_<epoch>_<metric>=<v>.pt``.
+
+    Only the main process writes.
+
+    Args:
+        save_dir: output folder (created).
+        save_dict: objects with ``state_dict``: networks, optimizers, schedulers, the trainer (engine state),
+            :class:`RunConfig`, ``DynamicKDWeight``.
+        save_interval: iterations between saves (0: only at epoch ends and completion).
+        n_saved: how many to keep.
+        key_metric_name: save the best by this evaluator metric.
+        key_metric_filename: fixed file name of the best checkpoint.
+    """
+
+    def __init__(
+        self,
+        save_dir: str,
+        save_dict: Mapping[str, Any],
+        save_interval: int = 0,
+        n_saved: int = 2,
+        key_metric_name: Optional[str] = None,
+        key_metric_filename: Optional[str] = None,
+    ) -> None:
+        self.save_dir, self.save_interval = str(save_dir), int(save_interval)
+        self.key_metric_name = key_metric_name
+        best = key_metric_name is not None
+        self.checkpoint = Checkpoint(
+            dict(save_dict),
+            _AtomicDiskSaver(self.save_dir, key_metric_filename if best else None),
+            filename_prefix="best" if best else CHECKPOINT_PREFIX,
+            n_saved=1 if (best and key_metric_filename) else n_saved,
+            score_function=(lambda e: float(e.state.metrics[key_metric_name])) if best else None,
+            score_name=key_metric_name,
+            global_step_transform=lambda e, _: (e.state.epoch if best else e.state.iteration),
+        )
+
+    def attach(self, engine: Engine) -> None:
+        if self.key_metric_name is not None:
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self._save_best)
+            return
+        if self.save_interval > 0:
+            engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_interval), self._save)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._save)
+        engine.add_event_handler(Events.COMPLETED, self._save)
+
+    def _save_best(self, engine: Engine) -> None:
+        if is_main_process():
+            self.checkpoint(engine)
+
+    def _save(self, engine: Engine) -> None:
+        if not is_main_process():
+            return
+        last = self.checkpoint.last_checkpoint
+        match = _CKPT_RE.search(str(last)) if last is not None else None
+        if match and int(match.group(1)) == engine.state.iteration:
+            return  # already saved at this iteration (e.g. interval and epoch end coincide)
+        self.checkpoint(engine)
+
+
+def latest_checkpoint(save_dir: str) -> Optional[Path]:
+    """The newest ``checkpoint_checkpoint_<iteration>.pt`` in ``save_dir`` (by iteration), or ``None``."""
+    folder = Path(save_dir)
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CKPT_RE.search(p.name))]
+    return max(found)[1] if found else None
+
+
+class ResumeFromCheckpoint:
+    """At ``STARTED``, restore the newest checkpoint of ``save_dir`` (if any) into ``load_dict``.
+
+    The engine continues from the saved epoch and iteration (mid-epoch too) with the saved optimizer and
+    scheduler states; ``max_epochs`` of the current run is kept. Include the trainer itself under ``"trainer"``
+    and the :class:`RunConfig` under ``"run_config"`` in ``load_dict``.
+
+    Raises:
+        ValueError: the checkpoint belongs to another architecture (names the object and the first differing
+            keys) or to a run with a different configuration.
+    """
+
+    def __init__(self, save_dir: str, load_dict: Mapping[str, Any], map_location: Any = "cpu") -> None:
+        self.save_dir, self.load_dict, self.map_location = str(save_dir), dict(load_dict), map_location
+        self.loaded_from: Optional[Path] = None
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        path = latest_checkpoint(self.save_dir)
+        if path is None:
+            return
+        checkpoint = torch.load(path, map_location=self.map_location, weights_only=True)
+        missing = sorted(set(self.load_dict) - set(checkpoint))
+        if missing:
+            raise ValueError(f"checkpoint {path} has no entries {missing} (it has {sorted(checkpoint)}).")
+        if "run_config" in self.load_dict:  # check the configuration before touching any weights
+            self.load_dict["run_config"].load_state_dict(checkpoint["run_config"])
+        for name, obj in self.load_dict.items():
+            if isinstance(obj, torch.nn.Module):
+                result = describe_state_mismatch(obj, checkpoint[name])
+                if result:
+                    raise ValueError(f"checkpoint {path}: entry {name!r} is from another architecture ({result}).")
+        prior_max_epochs = engine.state.max_epochs
+        Checkpoint.load_objects(to_load=self.load_dict, checkpoint=checkpoint, strict=True)
+        if prior_max_epochs is not None:
+            engine.state.max_epochs = max(prior_max_epochs, engine.state.epoch)
+        self.loaded_from = path
+        engine.logger.info(f"resumed from {path} at epoch {engine.state.epoch}, iteration {engine.state.iteration}")
+
+
+def describe_state_mismatch(module: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> str:
+    """Describe how a state dict fails to fit ``module``: missing / unexpected keys, shape mismatches ('' if it fits)."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape]
+    parts = []
+    if missing:
+        parts.append(f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}")
+    if unexpected:
+        parts.append(f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}")
+    if shapes:
+        parts.append(f"shape mismatch {shapes[:3]}")
+    return "; ".join(parts)
+
+
+class DynamicKDWeightHandler:
+    """After each validation, set ``alpha_t`` from the student/teacher error gap (``DynamicKDWeight.update``).
+
+    Attach to the evaluator; reads two lower-is-better metrics (e.g. ``val_nmse`` and ``teacher_nmse``).
+    """
+
+    def __init__(self, alpha: Any, student_metric: str = "val_nmse", teacher_metric: str = "teacher_nmse") -> None:
+        self.alpha, self.student_metric, self.teacher_metric = alpha, student_metric, teacher_metric
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        metrics = engine.state.metrics
+        for name in (self.student_metric, self.teacher_metric):
+            if name not in metrics:
+                raise KeyError(f"DynamicKDWeightHandler needs metric {name!r}; the evaluator computed {sorted(metrics)}.")
+        value = self.alpha.update(metrics[self.student_metric], metrics[self.teacher_metric])
+        engine.state.metrics["alpha"] = value
+        engine.logger.info(f"dynamic KD weight alpha_t = {value:.4f}")
+
+
+class ComparisonFigureSaver:
+    """Write one PNG per validation: input | student | teacher | target | |error| for the first batch item.
+
+    Attach to the evaluator (``ReconEvaluator`` outputs). Files ``comparison_epoch<NNNN>.png`` in ``output_dir``,
+    written atomically by the main process only; the error panel is scaled x ``error_gain``.
+    """
+
+    def __init__(
+        self,
+        output_dir: str,
+        keys: Sequence[str] = ("zero_filled", "pred", "teacher_pred", "label"),
+        error_gain: float = 5.0,
+    ) -> None:
+        self.output_dir, self.keys, self.error_gain = Path(output_dir), tuple(keys), error_gain
+        self._panels: Optional[list] = None
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED, lambda e: setattr(self, "_panels", None))
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._grab)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._write)
+
+    def _grab(self, engine: Engine) -> None:
+        if self._panels is not None:
+            return
+        out = engine.state.output
+        first = {k: out[k][0, 0].detach().float().cpu().numpy() for k in self.keys if out.get(k) is not None}
+        self._panels = list(first.values())
+        if "label" in first and "pred" in first:
+            self._panels.append(np.abs(first["label"] - first["pred"]) * self.error_gain)
+
+    def _write(self, engine: Engine) -> None:
+        if not self._panels or not is_main_process():
+            return
+        from monai_chpnet.figures import save_png_row, to_uint8
+
+        vmax = float(max(p.max() for p in self._panels))
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        save_png_row([to_uint8(p, vmax) for p in self._panels], self.output_dir / f"comparison_epoch{engine.state.epoch:04d}.png")
+
+
+class EpochSetter:
+    """Call ``dataset.set_epoch(epoch)`` at each epoch start (e.g. ``MixedDataset``, ``DistributedSampler``)."""
+
+    def __init__(self, target: Any) -> None:
+        if not hasattr(target, "set_epoch"):
+            raise TypeError(f"{type(target).__name__} has no set_epoch method.")
+        self.target = target
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED, lambda e: self.target.set_epoch(e.state.epoch - 1))
