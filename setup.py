@@ -16,6 +16,7 @@ INSTALL_REQUIRES = [
     "h5py>=3.8",
     "pytorch-ignite>=0.4.11",
     "einops>=0.7",
+    "fire>=0.4",  # `python -m monai.bundle` (the primary interface) needs it; MONAI does not install it
 ]
 
 EXTRAS = {

@@ -33,7 +33,7 @@ from ignite.metrics import Metric
 from monai.utils import convert_to_tensor
 from torch import Tensor
 
-__all__ = ["nmse", "psnr", "ssim", "VolumePSNR", "VolumeSSIM", "VolumeNMSE"]
+__all__ = ["nmse", "psnr", "ssim", "VolumePSNR", "VolumeSSIM", "VolumeNMSE", "validation_metrics"]
 
 ArrayLike = Union[np.ndarray, Tensor]
 
@@ -356,3 +356,31 @@ class VolumeSSIM(_VolumeMetric):
 
     def _volume_value(self, volume: _VolumeStatistics) -> float:
         return volume.ssim()
+
+
+def validation_metrics(
+    teacher: bool = False, zero_filled: bool = True, volume_key: Optional[str] = None
+) -> Dict[str, _VolumeMetric]:
+    """The metrics a :class:`~monai_chpnet.engines.ReconEvaluator` computes in training runs, key metric first:
+    ``val_psnr`` (selects the best checkpoint), ``val_ssim``, ``val_nmse``, then ``teacher_nmse`` /
+    ``teacher_psnr`` (``teacher=True``; the dynamic KD weight reads ``teacher_nmse``) and ``zf_psnr``.
+
+    ``volume_key``: batch key grouping slices into volumes (``"fname"`` for fastMRI); ``None`` treats every
+    sample as its own volume (2-D image sets).
+    """
+    from monai.handlers import from_engine
+
+    def pair(key: str) -> Callable:
+        return from_engine([key, "label"])
+
+    metrics: Dict[str, _VolumeMetric] = {
+        "val_psnr": VolumePSNR(output_transform=pair("pred"), volume_key=volume_key),
+        "val_ssim": VolumeSSIM(output_transform=pair("pred"), volume_key=volume_key),
+        "val_nmse": VolumeNMSE(output_transform=pair("pred"), volume_key=volume_key),
+    }
+    if teacher:
+        metrics["teacher_nmse"] = VolumeNMSE(output_transform=pair("teacher_pred"), volume_key=volume_key)
+        metrics["teacher_psnr"] = VolumePSNR(output_transform=pair("teacher_pred"), volume_key=volume_key)
+    if zero_filled:
+        metrics["zf_psnr"] = VolumePSNR(output_transform=pair("zero_filled"), volume_key=volume_key)
+    return metrics

@@ -19,6 +19,7 @@ and on fastMRI single-coil k-space (per-volume masks, zero-filled input cropped 
 
 from monai_chpnet.keys import ReconKeys
 from monai_chpnet.transforms.acquisition import (
+    AcquiredKspaced,
     Acquisition,
     RandCartesianMask,
     RandCartesianMaskd,
@@ -49,6 +50,7 @@ ALL_SCALED_KEYS = (ReconKeys.ZERO_FILLED, ReconKeys.TARGET, ReconKeys.KSPACE, Re
 
 __all__ = [
     "ALL_SCALED_KEYS",
+    "AcquiredKspaced",
     "Acquisition",
     "CartesianMaskFunc",
     "CenterCropHW",

@@ -25,7 +25,7 @@ from monai.utils import TransformBackends, ensure_tuple_rep
 from torch import Tensor
 
 from monai_chpnet.keys import ReconKeys
-from monai_chpnet.kspace import apply_mask, center_crop_hw, complex_to_channels, fft2c, ifft2c
+from monai_chpnet.kspace import apply_mask, center_crop_hw, complex_to_channels, fft2c, ifft2c, sampled_columns
 from monai_chpnet.transforms.masks import CallSeed, MaskSample, create_mask_func, seed_from_name
 from monai_chpnet.transforms.validation import check_image_sample, check_kspace_sample
 
@@ -40,6 +40,7 @@ __all__ = [
     "RandKspaceUndersampled",
     "RandSimulateAcquisitiond",
     "ZeroFilledChannelsd",
+    "AcquiredKspaced",
 ]
 
 Accelerations = Union[float, Sequence[float]]
@@ -414,4 +415,43 @@ class ZeroFilledChannelsd(MapTransform):
         d = dict(data)
         for key, out_key in self.key_iterator(d, self.output_keys):
             d[out_key] = self.converter(d[key], name=key)
+        return d
+
+
+class AcquiredKspaced(MapTransform):
+    """Take k-space that was *acquired* undersampled (e.g. fastMRI's test split) as the measurement.
+
+    The mask is recovered from the acquired columns (:func:`monai_chpnet.kspace.sampled_columns`) and the
+    zero-filled magnitude is computed, writing the same keys as :class:`RandKspaceUndersampled` so the rest of a
+    pipeline is unchanged: ``kspace_masked`` (= the input), ``mask`` ``(1, 1, W)``, ``zero_filled`` ``(1, h, w)``
+    and ``acceleration`` (``W / sampled columns``; ``center_fraction`` is unknown and stored as ``nan``).
+
+    Args:
+        keys: the k-space key (default ``ReconKeys.KSPACE``).
+        crop_size: optional ``(h, w)`` centre crop of the zero-filled image.
+        crop_to_key: crop to the size of this key's image instead, when present.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection = ReconKeys.KSPACE,
+        crop_size: Optional[Sequence[int]] = None,
+        crop_to_key: Optional[Hashable] = None,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.crop_size, self.crop_to_key = crop_size, crop_to_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> Dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            kspace = check_kspace_sample(d[key], key)
+            mask = sampled_columns(kspace)  # (1, 1, W); check_kspace_sample already refused all-zero data
+            crop = self.crop_size
+            if self.crop_to_key is not None and self.crop_to_key in d:
+                crop = tuple(d[self.crop_to_key].shape[-2:])
+            d[ReconKeys.KSPACE_MASKED], d[ReconKeys.ZERO_FILLED] = undersample_kspace(kspace, mask, crop)
+            d[ReconKeys.MASK] = mask
+            d[ReconKeys.ACCELERATION] = float(mask.shape[-1] / mask.sum())
+            d[ReconKeys.CENTER_FRACTION] = float("nan")
         return d

@@ -1,0 +1,73 @@
+"""Pick a training/validation dataset by name: what the bundle's ``dataset`` override selects.
+
+=============  ===============================================================================================
+``sample``     the shipped images (MNI T1 slices in three planes + photographs, 1:1), default; no download
+``fastmri``    fastMRI single-coil ``singlecoil_train`` / ``singlecoil_val`` folders under ``root``
+``brain_tumor`` Brain Tumor MRI folders ``Training/<class>/*.jpg`` / ``Testing/<class>/*.jpg`` under ``root``
+``natural``    any folder of PNG/JPEG/BMP photographs (Flickr2K, DIV2K, Set5, ...) under ``root``
+=============  ===============================================================================================
+
+Image kinds yield ``{"target": (1, H, W)}`` passed through ``image_transform``; ``fastmri`` yields k-space slices
+passed through ``kspace_transform``. The sample's validation split (every 9th template slice, every 5th
+photograph) is disjoint from its training split; the held-out evaluation volume is in neither.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+from torch.utils.data import Dataset
+
+from monai_chpnet.data.fastmri import FastMRISliceDataset
+from monai_chpnet.data.folders import BrainTumorMRIDataset, ImageFileDataset, MixedDataset, NaturalImageDataset
+from monai_chpnet.data.sample import SAMPLE_DIR, sample_training_files
+
+__all__ = ["DATASET_KINDS", "training_dataset"]
+
+DATASET_KINDS = ("sample", "fastmri", "brain_tumor", "natural")
+
+
+def _every(files, k: int, val: bool):
+    return [f for i, f in enumerate(files) if (i % k == 0) == val]
+
+
+def training_dataset(
+    kind: str = "sample",
+    split: str = "train",
+    root: Optional[Union[str, Path]] = None,
+    image_transform: Optional[Callable] = None,
+    kspace_transform: Optional[Callable] = None,
+    natural_ratio: float = 1.0,
+    seed: int = 0,
+) -> Dataset:
+    """The ``split`` (``"train"`` or ``"val"``) of dataset ``kind`` (see the module docstring).
+
+    Raises:
+        ValueError: unknown ``kind`` / ``split``, or ``root`` missing for a kind that needs one.
+    """
+    if kind not in DATASET_KINDS:
+        raise ValueError(f"unknown dataset kind {kind!r}; choose one of {DATASET_KINDS}.")
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}.")
+    val = split == "val"
+    if kind == "sample":
+        files = sample_training_files()
+        base = SAMPLE_DIR / "train"
+        mri = ImageFileDataset(_every(files["mri"], 9, val), root=base, transform=image_transform)
+        natural = ImageFileDataset(_every(files["natural"], 5, val), root=base, transform=image_transform)
+        return MixedDataset(mri, natural, ratio=natural_ratio, seed=seed) if not val else _concat(mri, natural)
+    if root is None:
+        raise ValueError(f"dataset kind {kind!r} needs its root folder (the bundle's dataset_dir).")
+    if kind == "fastmri":
+        return FastMRISliceDataset(root, split="singlecoil_val" if val else "singlecoil_train", transform=kspace_transform, seed=seed)
+    if kind == "brain_tumor":
+        return BrainTumorMRIDataset(root, split="Testing" if val else "Training", transform=image_transform)
+    files = sorted(NaturalImageDataset(root).files)
+    return ImageFileDataset(_every(files, 10, val), root=root, transform=image_transform)
+
+
+def _concat(*datasets: Dataset) -> Dataset:
+    from torch.utils.data import ConcatDataset
+
+    return ConcatDataset(list(datasets))

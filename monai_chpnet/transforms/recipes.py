@@ -1,0 +1,116 @@
+"""Composed pipelines used by the benchmarks and the bundle configs (``_target_``), so a recipe exists once.
+
+``train_transforms`` turns ``{"target": (1, H, W)}`` magnitude images in ``[0, 1]`` (MRI slices, natural images)
+into k-space-mode training samples. The augmentation is what lets weights trained on a few shipped images
+generalise to other scanners, anatomies and contrasts: random patches, flips and 90° rotations (orientation),
+random gamma and intensity inversion (contrast: T1 -> T2-like), intensity scaling, mild noise, then a
+simulated acquisition with a random 4x/8x mask and scale normalisation from the zero-filled input.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+from monai.transforms import (
+    Compose,
+    EnsureTyped,
+    Lambdad,
+    RandAdjustContrastd,
+    RandFlipd,
+    RandGaussianNoised,
+    RandLambdad,
+    RandRotate90d,
+    RandScaleIntensityd,
+    RandSpatialCropd,
+    ScaleIntensityd,
+    SpatialPadd,
+)
+
+from monai_chpnet.keys import ReconKeys
+from monai_chpnet.transforms.acquisition import RandSimulateAcquisitiond, ZeroFilledChannelsd
+from monai_chpnet.transforms.intensity import NormalizeInstanced
+
+__all__ = ["train_transforms", "eval_transforms", "kspace_train_transforms", "DEFAULT_ACCELERATIONS", "DEFAULT_CENTER_FRACTIONS"]
+
+DEFAULT_ACCELERATIONS: Tuple[float, ...] = (4.0, 8.0)
+DEFAULT_CENTER_FRACTIONS: Tuple[float, ...] = (0.08, 0.04)
+_SCALED = (ReconKeys.ZERO_FILLED, ReconKeys.TARGET, ReconKeys.KSPACE, ReconKeys.KSPACE_MASKED)
+
+
+def _invert(x):
+    return x.max() - x
+
+
+def train_transforms(
+    patch_size: int = 96,
+    accelerations: Sequence[float] = DEFAULT_ACCELERATIONS,
+    center_fractions: Sequence[float] = DEFAULT_CENTER_FRACTIONS,
+    mask_type: str = "random",
+    augment: bool = True,
+) -> Compose:
+    """k-space-mode training pipeline on ``{"target": (1, H, W)}`` (see the module docstring).
+
+    Returns samples with ``image`` (2, p, p), ``target`` (1, p, p), ``kspace_masked``, ``mask``, ``zero_filled``,
+    ``mean``, ``std``, ``acceleration``, ``center_fraction``.
+    """
+    t = ReconKeys.TARGET
+    steps = [
+        EnsureTyped(t, track_meta=False),
+        ScaleIntensityd(t, minv=0.0, maxv=1.0),
+        SpatialPadd(t, spatial_size=(patch_size, patch_size), mode="reflect"),
+        RandSpatialCropd(t, roi_size=(patch_size, patch_size), random_size=False),
+    ]
+    if augment:
+        steps += [
+            RandFlipd(t, prob=0.5, spatial_axis=0),
+            RandFlipd(t, prob=0.5, spatial_axis=1),
+            RandRotate90d(t, prob=0.5, max_k=3),
+            RandLambdad(t, func=_invert, prob=0.2),
+            RandAdjustContrastd(t, prob=0.5, gamma=(0.6, 1.6)),
+            RandScaleIntensityd(t, factors=0.5, prob=0.5),
+            RandGaussianNoised(t, prob=0.2, std=0.01),
+            Lambdad(t, func=lambda x: x.clamp_min(0.0)),
+        ]
+    steps += [
+        RandSimulateAcquisitiond(t, mask_type=mask_type, accelerations=tuple(accelerations),
+                                 center_fractions=tuple(center_fractions)),
+        NormalizeInstanced(_SCALED, mode="scale"),
+        ZeroFilledChannelsd(),
+    ]
+    return Compose(steps)
+
+
+def eval_transforms(
+    acceleration: float = 4.0, center_fraction: float = 0.08, mask_type: str = "random", seed_key: str = "mask_seed"
+) -> Compose:
+    """Deterministic evaluation pipeline: one acceleration, one mask per volume (``seed_key`` entry)."""
+    t = ReconKeys.TARGET
+    return Compose(
+        [
+            EnsureTyped(t, track_meta=False),
+            RandSimulateAcquisitiond(t, mask_type=mask_type, accelerations=(acceleration,),
+                                     center_fractions=(center_fraction,), seed_key=seed_key),
+            NormalizeInstanced(_SCALED, mode="scale"),
+            ZeroFilledChannelsd(),
+        ]
+    )
+
+
+def kspace_train_transforms(
+    accelerations: Sequence[float] = DEFAULT_ACCELERATIONS,
+    center_fractions: Sequence[float] = DEFAULT_CENTER_FRACTIONS,
+    mask_type: str = "random",
+) -> Compose:
+    """fastMRI single-coil training pipeline on ``{"kspace", "target", "fname"}``: a fresh random mask per slice
+    (fastMRI's training convention), zero-filled image cropped to the target, scale normalisation, 2-channel
+    input. Networks run on the full k-space grid; the engines crop their output to the target."""
+    from monai_chpnet.transforms.acquisition import RandKspaceUndersampled
+
+    return Compose(
+        [
+            RandKspaceUndersampled(ReconKeys.KSPACE, mask_type=mask_type, accelerations=tuple(accelerations),
+                                   center_fractions=tuple(center_fractions), crop_to_key=ReconKeys.TARGET),
+            NormalizeInstanced(_SCALED, mode="scale", allow_missing_keys=True),
+            ZeroFilledChannelsd(),
+        ]
+    )

@@ -1,0 +1,172 @@
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+
+from monai_chpnet.data.sample import sample_volume_path
+from monai_chpnet.data.synthetic import ellipse_phantom, write_fastmri_h5
+from monai_chpnet.data.volumes import read_volume
+from monai_chpnet.inference import (
+    load_network,
+    reconstruct_file,
+    reconstruct_volume,
+    write_outputs,
+)
+from monai_chpnet.kspace import fft2c
+from monai_chpnet.metrics import psnr
+from monai_chpnet.networks.student import student_from_preset
+
+
+@pytest.fixture(scope="module")
+def tiny_student():
+    torch.manual_seed(0)
+    return student_from_preset("tiny", in_channels=2).eval()
+
+
+def _geometry_image(path, vol):
+    img = sitk.GetImageFromArray(vol)
+    img.SetSpacing((0.8, 0.9, 3.0))
+    img.SetOrigin((-10.0, 20.5, 7.25))
+    img.SetDirection((0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0))
+    sitk.WriteImage(img, str(path))
+    return img
+
+
+def test_sample_volume_zero_filled_baseline_and_outputs_keep_geometry(tmp_path):
+    result = reconstruct_file(sample_volume_path(), None, acceleration=4, seed=0)
+    assert result.reconstruction.shape == (20, 256, 256)
+    # no network: the reconstruction *is* zero-filling, and it is clearly worse than the reference
+    assert np.array_equal(result.reconstruction, result.zero_filled)
+    m = result.metrics["zero_filled"]
+    assert 20.0 < m["psnr"] < 35.0 and 0.0 < m["nmse"] < 0.1
+    assert abs(result.acceleration - 4.0) < 0.5
+    paths = write_outputs(result, tmp_path)
+    ref = sitk.ReadImage(str(sample_volume_path()))
+    out = sitk.ReadImage(str(paths["reconstruction"]))
+    assert out.GetSize() == ref.GetSize()
+    assert np.allclose(out.GetSpacing(), ref.GetSpacing()) and np.allclose(out.GetOrigin(), ref.GetOrigin())
+    assert np.allclose(out.GetDirection(), ref.GetDirection())
+    assert np.allclose(sitk.GetArrayFromImage(out), result.reconstruction, atol=1e-6)
+    report = json.loads(paths["metrics"].read_text())
+    assert report["metrics"]["zero_filled"]["psnr"] == pytest.approx(m["psnr"])
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")], "temporary files left behind"
+
+
+def test_same_seed_same_mask_and_slices_share_it():
+    vol = ellipse_phantom(3, (32, 40))
+    a = reconstruct_volume(vol, None, acceleration=4, seed=3)
+    b = reconstruct_volume(vol, None, acceleration=4, seed=3)
+    c = reconstruct_volume(vol, None, acceleration=4, seed=4)
+    assert np.array_equal(a.mask, b.mask) and not np.array_equal(a.mask, c.mask)
+    assert np.array_equal(a.zero_filled, b.zero_filled)
+
+
+def test_network_with_hard_dc_keeps_measured_lines(tiny_student):
+    vol = ellipse_phantom(2, (32, 32))
+    r = reconstruct_volume(vol, tiny_student, acceleration=4, seed=0)
+    assert r.reconstruction.shape == vol.shape and np.isfinite(r.reconstruction).all()
+    assert r.metrics["reconstruction"]["psnr"] == pytest.approx(psnr(vol, r.reconstruction), abs=1e-6)
+
+
+def test_dicom_series_and_nrrd_round_trip_geometry(tmp_path, tiny_student):
+    vol = (ellipse_phantom(4, (32, 32)) * 1000).astype(np.int16)
+    series = tmp_path / "series"
+    series.mkdir()
+    img = sitk.GetImageFromArray(vol)
+    img.SetSpacing((0.7, 0.7, 2.5))
+    img.SetOrigin((5.0, -3.0, 10.0))
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    for k in range(vol.shape[0]):
+        s = img[:, :, k]
+        s.SetMetaData("0020|000e", "1.2.826.0.1.3680043.2.1125.1.424242")  # one series
+        s.SetMetaData("0020|000d", "1.2.826.0.1.3680043.2.1125.1.4242")
+        s.SetMetaData("0020|0013", str(k + 1))
+        s.SetMetaData("0020|0032", "\\".join(map(str, img.TransformIndexToPhysicalPoint((0, 0, k)))))
+        s.SetMetaData("0020|0037", "1\\0\\0\\0\\1\\0")
+        s.SetMetaData("0008|0060", "MR")
+        writer.SetFileName(str(series / f"{k:03d}.dcm"))
+        writer.Execute(s)
+    r = reconstruct_file(series, tiny_student, acceleration=4)
+    assert r.reconstruction.shape == (4, 32, 32)
+    paths = write_outputs(r, tmp_path / "out")
+    back, geom = read_volume(paths["reconstruction"])
+    assert np.allclose(geom.spacing, (0.7, 0.7, 2.5), atol=1e-4) and np.allclose(geom.origin, (5.0, -3.0, 10.0), atol=1e-4)
+    nrrd = tmp_path / "v.nrrd"
+    _geometry_image(nrrd, ellipse_phantom(3, (24, 28)))
+    r = reconstruct_file(nrrd, None, acceleration=8, slice_axis=2)
+    assert r.reconstruction.shape == (28, 3, 24)  # sagittal: 3-pixel slices reconstruct, SSIM is undefined
+    assert r.metrics["zero_filled"]["ssim"] is None and r.metrics["zero_filled"]["psnr"] > 0
+    # blank edge slices (outside the phantom) pass through as zeros
+    assert not r.reconstruction[0].any() and r.reconstruction[14].any()
+
+
+def test_fastmri_h5_uses_its_own_kspace(tmp_path, tiny_student):
+    path = tmp_path / "file1000001.h5"
+    write_fastmri_h5(path, ellipse_phantom(3, (48, 40)), kspace_shape=(64, 48), recon_size=(40, 40))
+    r = reconstruct_file(path, None, acceleration=4)
+    assert r.reconstruction.shape == (3, 40, 40) and r.reference.shape == (3, 40, 40)
+    with h5py.File(path) as f:
+        assert np.allclose(r.reference, f["reconstruction_esc"][()], atol=1e-5)
+    assert r.metrics["zero_filled"]["psnr"] > 10
+    # acquired-undersampled mode: the file's k-space taken as measured (here: fully sampled -> exact)
+    full = reconstruct_file(path, None, acceleration=None)
+    assert full.acceleration == pytest.approx(1.0)
+    assert full.metrics["zero_filled"]["psnr"] > 60
+    r = reconstruct_file(path, tiny_student, acceleration=4)
+    assert r.reconstruction.shape == (3, 40, 40)
+
+
+def test_bad_inputs_raise_one_line_errors(tmp_path, tiny_student):
+    with pytest.raises(FileNotFoundError, match="input not found"):
+        reconstruct_file(tmp_path / "missing.nii.gz")
+    bad = tmp_path / "bad.nii.gz"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(OSError, match="cannot read volume .*bad.nii.gz"):
+        reconstruct_file(bad)
+    multi = tmp_path / "multi.h5"
+    write_fastmri_h5(multi, ellipse_phantom(2, (32, 32)), kspace_shape=(32, 32), recon_size=(32, 32), num_coils=4)
+    with pytest.raises(ValueError, match="multi-coil"):
+        reconstruct_file(multi)
+    img4d = sitk.JoinSeries([sitk.GetImageFromArray(np.zeros((3, 8, 8), np.float32))] * 2)
+    sitk.WriteImage(img4d, str(tmp_path / "v4d.nii.gz"))
+    with pytest.raises(ValueError, match="4-D|4D|dimension"):
+        reconstruct_file(tmp_path / "v4d.nii.gz")
+    with pytest.raises(FileNotFoundError, match="weights not found"):
+        load_network(tmp_path / "none.pt", preset="tiny")
+    torch.save(student_from_preset("small", in_channels=2).state_dict(), tmp_path / "small.pt")
+    with pytest.raises(ValueError, match="do not fit SubpixelCNNStudent"):
+        load_network(tmp_path / "small.pt", preset="tiny")
+    (tmp_path / "junk.pt").write_text("junk")
+    with pytest.raises(ValueError, match="not a PyTorch checkpoint"):
+        load_network(tmp_path / "junk.pt", preset="tiny")
+    result = reconstruct_volume(ellipse_phantom(2, (16, 16)), None, acceleration=4)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        write_outputs(result, tmp_path / "file")
+    with pytest.raises(ValueError, match="acceleration must be a number >= 1"):
+        reconstruct_volume(ellipse_phantom(2, (16, 16)), None, acceleration=0.5)
+    with pytest.raises(ValueError, match="NaN"):
+        reconstruct_volume(np.full((1, 8, 8), np.nan), None)
+
+
+def test_load_network_accepts_checkpoints(tmp_path, tiny_student):
+    torch.save({"student": tiny_student.state_dict(), "optimizer": {}}, tmp_path / "ckpt.pt")
+    net = load_network(tmp_path / "ckpt.pt", preset="tiny")
+    for a, b in zip(net.state_dict().values(), tiny_student.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_cli_demo_and_errors(tmp_path, capsys):
+    from monai_chpnet.__main__ import main
+
+    assert main(["demo", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "zero_filled" in out and "PSNR" in out
+    assert (tmp_path / "sample_t1_brain_recon.nii.gz").is_file()
+    assert main(["reconstruct", str(tmp_path / "nope.nii.gz"), "--output-dir", str(tmp_path)]) == 2
+    assert "input not found" in capsys.readouterr().err
