@@ -54,7 +54,7 @@ __all__ = [
 TEACHER_PRESETS: Dict[str, Dict[str, Any]] = {
     "tiny": dict(embed_dim=32, depths=(2, 2), num_heads=(2, 2), window_size=4, mlp_ratio=2.0, drop_path_rate=0.0),
     "small": dict(embed_dim=60, depths=(2, 2, 2, 2), num_heads=(6, 6, 6, 6), window_size=8, mlp_ratio=2.0,
-                  drop_path_rate=0.0),
+                  drop_path_rate=0.0, token_stride=2),
     "paper": dict(embed_dim=180, depths=(6,) * 6, num_heads=(6,) * 6, window_size=8, mlp_ratio=2.0,
                   drop_path_rate=0.1),
 }
@@ -218,6 +218,9 @@ class SwinRestorationTeacher(nn.Module):
         upsampler_channels: channels of the up-sampler (SwinIR: 64); unused when ``upscale == 1``.
         qkv_bias: learnable bias of the query/key/value projections.
         drop_path_rate: stochastic depth, rising linearly to this rate over all blocks.
+        token_stride: 1 (SwinIR: one token per pixel) or 2: tokens on a half-resolution grid (pixel-unshuffle
+            embedding, pixel-shuffle reconstruction), 4x cheaper attention and MLPs -- what makes the ``small``
+            preset trainable on a CPU.
 
     Shapes:
         ``forward(image, kspace=None, mask=None)``: ``image`` real ``(B, in_channels, H, W)`` with
@@ -238,6 +241,7 @@ class SwinRestorationTeacher(nn.Module):
         upsampler_channels: int = 64,
         qkv_bias: bool = True,
         drop_path_rate: float = 0.0,
+        token_stride: int = 1,
     ) -> None:
         super().__init__()
         if in_channels not in (1, 2):
@@ -249,11 +253,16 @@ class SwinRestorationTeacher(nn.Module):
             raise ValueError(f"num_heads {num_heads} must give one entry per group of depths {tuple(depths)}.")
         if window_size < 2:
             raise ValueError(f"window_size must be >= 2, got {window_size}.")
+        if token_stride not in (1, 2):
+            raise ValueError(f"token_stride must be 1 or 2, got {token_stride}.")
+        self.token_stride = token_stride
         self.in_channels = in_channels
         self.embed_dim = embed_dim
         self.window_size = window_size
         self.upscale = upscale
-        self.conv_first = nn.Conv2d(in_channels, embed_dim, 3, padding=1)
+        s2 = token_stride * token_stride
+        self.unshuffle = nn.PixelUnshuffle(token_stride) if token_stride > 1 else nn.Identity()
+        self.conv_first = nn.Conv2d(in_channels * s2, embed_dim, 3, padding=1)
         self.patch_norm = nn.LayerNorm(embed_dim)
         rates = [drop_path_rate * i / max(sum(depths) - 1, 1) for i in range(sum(depths))]
         starts = [sum(depths[:i]) for i in range(len(depths))]
@@ -266,14 +275,15 @@ class SwinRestorationTeacher(nn.Module):
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
         if upscale == 1:
-            self.reconstruction = nn.Conv2d(embed_dim, in_channels, 3, padding=1)
+            conv = nn.Conv2d(embed_dim, in_channels * s2, 3, padding=1)
+            self.reconstruction = conv if token_stride == 1 else nn.Sequential(conv, nn.PixelShuffle(token_stride))
         else:
             self.reconstruction = nn.Sequential(
                 nn.Conv2d(embed_dim, upsampler_channels, 3, padding=1),
                 nn.LeakyReLU(inplace=True),
                 *[
                     SubpixelUpsample(2, upsampler_channels, upsampler_channels, scale_factor=2, apply_pad_pool=False)
-                    for _ in range(upscale.bit_length() - 1)
+                    for _ in range((upscale * token_stride).bit_length() - 1)
                 ],
                 nn.Conv2d(upsampler_channels, in_channels, 3, padding=1),
             )
@@ -282,7 +292,7 @@ class SwinRestorationTeacher(nn.Module):
 
     def feature_info(self) -> Dict[str, Tuple[int, int]]:
         """Tap name -> (channels, stride w.r.t. the output grid); one ``group{i}`` per residual group."""
-        return {f"group{i}": (self.embed_dim, self.upscale) for i in range(len(self.groups))}
+        return {f"group{i}": (self.embed_dim, self.token_stride * self.upscale) for i in range(len(self.groups))}
 
     def forward_features(
         self, image: Tensor, kspace: Optional[Tensor] = None, mask: Optional[Tensor] = None
@@ -291,17 +301,18 @@ class SwinRestorationTeacher(nn.Module):
 
         Arguments and output as :meth:`forward`.
         """
-        check_image_batch(image, self.in_channels, self.window_size, "SwinRestorationTeacher")
+        check_image_batch(image, self.in_channels, self.window_size * self.token_stride, "SwinRestorationTeacher")
         use_dc = check_dc_request(kspace, mask, self.in_channels, self.upscale, "SwinRestorationTeacher")
         h, w = image.shape[-2], image.shape[-1]
-        padded = pad_to_multiple(image, self.window_size)
-        first = self.conv_first(padded)
+        padded = pad_to_multiple(image, self.window_size * self.token_stride)
+        first = self.conv_first(self.unshuffle(padded))
+        th, tw = -(-h // self.token_stride), -(-w // self.token_stride)  # token grid of the unpadded image
         x = self.patch_norm(first.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         shift_mask = shifted_window_mask(x.shape[-2], x.shape[-1], self.window_size, self.window_size // 2, x.device)
         taps: Dict[str, Tensor] = {}
         for i, group in enumerate(self.groups):
             x = group(x, shift_mask)
-            taps[f"group{i}"] = x[:, :, :h, :w]
+            taps[f"group{i}"] = x[:, :, :th, :tw]
         x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         x = self.conv_after_body(x) + first
         out = self.reconstruction(x)

@@ -94,3 +94,20 @@ def test_bad_inputs_raise_clear_errors():
         SwinRestorationTeacher(upscale=3)
     with pytest.raises(ValueError, match="divisible by num_heads"):
         SwinRestorationTeacher(embed_dim=10, depths=(2,), num_heads=3)
+
+
+def test_half_resolution_tokens_keep_the_contract():
+    """token_stride=2 (the CPU-trainable small preset): same I/O, taps at stride 2, exact DC, global residual."""
+    net = teacher_from_preset("tiny", in_channels=2, token_stride=2).eval()
+    x = torch.randn(2, 2, 21, 19)
+    out, taps = net.forward_features(x)
+    assert out.shape == x.shape
+    assert net.feature_info() == {"group0": (32, 2), "group1": (32, 2)}
+    assert all(t.shape == (2, 32, 11, 10) for t in taps.values())
+    with torch.no_grad():
+        conv = net.reconstruction[0]
+        conv.weight.zero_()
+        conv.bias.zero_()
+    assert torch.allclose(net(x), x)
+    sr = teacher_from_preset("tiny", in_channels=1, token_stride=2, upscale=2)
+    assert sr(torch.randn(1, 1, 16, 16)).shape == (1, 1, 32, 32)
