@@ -62,6 +62,7 @@ __all__ = [
     "metrics_table",
     "write_evaluation",
     "FileReconstructor",
+    "install_error_hook",
 ]
 
 logger = logging.getLogger(__name__)
@@ -509,3 +510,25 @@ def write_evaluation(rows: Sequence[Mapping[str, Any]], output_dir: Union[str, o
     _atomic_text(out / "metrics.json", json.dumps(list(rows), indent=2))
     _atomic_text(out / "metrics.md", metrics_table(rows) + "\n")
     return list(rows)
+
+
+def install_error_hook() -> None:
+    """Report uncaught errors as one line naming their root cause (``error: FileNotFoundError: network weights
+    not found: ...``) instead of the config parser's chained traceback, and exit with status 2. The bundle
+    configs call this in ``initialize``; set ``MONAI_CHPNET_DEBUG=1`` for the full traceback."""
+    import sys
+
+    if os.environ.get("MONAI_CHPNET_DEBUG"):
+        return
+
+    def hook(exc_type, exc, tb):  # noqa: ANN001
+        root = exc
+        while root.__cause__ is not None or (root.__context__ is not None and not root.__suppress_context__):
+            root = root.__cause__ or root.__context__
+        if isinstance(root, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        print(f"error: {type(root).__name__}: {root} (MONAI_CHPNET_DEBUG=1 shows the traceback)", file=sys.stderr)
+        sys.exit(2)
+
+    sys.excepthook = hook

@@ -363,7 +363,7 @@ def validation_metrics(
 ) -> Dict[str, _VolumeMetric]:
     """The metrics a :class:`~monai_chpnet.engines.ReconEvaluator` computes in training runs, key metric first:
     ``val_psnr`` (selects the best checkpoint), ``val_ssim``, ``val_nmse``, then ``teacher_nmse`` /
-    ``teacher_psnr`` (``teacher=True``; the dynamic KD weight reads ``teacher_nmse``) and ``zf_psnr``.
+    ``teacher_psnr`` (``teacher=True``; the dynamic KD weight reads ``teacher_nmse``) and ``zf_psnr`` / ``zf_ssim``.
 
     ``volume_key``: batch key grouping slices into volumes (``"fname"`` for fastMRI); ``None`` treats every
     sample as its own volume (2-D image sets).
@@ -383,4 +383,5 @@ def validation_metrics(
         metrics["teacher_psnr"] = VolumePSNR(output_transform=pair("teacher_pred"), volume_key=volume_key)
     if zero_filled:
         metrics["zf_psnr"] = VolumePSNR(output_transform=pair("zero_filled"), volume_key=volume_key)
+        metrics["zf_ssim"] = VolumeSSIM(output_transform=pair("zero_filled"), volume_key=volume_key)
     return metrics

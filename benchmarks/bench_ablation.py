@@ -1,0 +1,201 @@
+"""Ablation of the distillation method on the shipped sample data, with a fixed training budget.
+
+Every arm is trained by the bundle's own configs (``python -m monai.bundle run``), so the table measures exactly
+what the bundle ships:
+
+1. the teacher (``train_teacher.json``), pre-trained once;
+2. the student alone (``kd=none``), static KD, dynamic KD, dynamic KD without edge correction and without
+   feature KD (``train_student.json`` with overrides), and the fastMRI U-Net baseline (``train_teacher.json``
+   with ``network_def`` overridden) -- all with the same iterations, patches and batch size;
+3. every model is evaluated on the held-out sources (the demo T1 slab, pydicom's MR_small) at 4x and 8x
+   through :func:`monai_chpnet.inference.evaluate_files`, beside zero-filling, with parameters, GMACs and
+   ms/slice (320 x 320, 2 threads).
+
+Outputs in ``benchmarks/results/ablation/``: ``ablation.json``, ``ablation.md`` and ``ablation.png`` (one row
+per method: reconstruction and |error| x5 of the middle demo slice at 4x). Runs that already have their weights
+are not trained again (``--retrain`` forces it), so an interrupted ablation resumes.
+
+    .venv/bin/python benchmarks/bench_ablation.py --iterations 600 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ROOT / "bundles" / "chpnet_mri_recon"
+OUT = ROOT / "benchmarks" / "results" / "ablation"
+
+ARMS: Dict[str, Dict[str, object]] = {
+    "student alone": {"kd": "none"},
+    "static KD": {"kd": "static"},
+    "dynamic KD": {"kd": "dynamic"},
+    "dynamic KD, no edge correction": {"kd": "dynamic", "edge_correction": False},
+    "dynamic KD, no feature KD": {"kd": "dynamic", "feature_kd": False},
+}
+
+
+def slug(name: str) -> str:
+    return name.lower().replace(",", "").replace(" ", "_")
+
+
+def bundle_command(config: str, ckpt_dir: Path, overrides: Dict[str, object]) -> List[str]:
+    cmd = [
+        sys.executable, "-m", "monai.bundle", "run",
+        "--config_file", str(BUNDLE / "configs" / config),
+        "--meta_file", str(BUNDLE / "configs" / "metadata.json"),
+        "--logging_file", str(BUNDLE / "configs" / "logging.conf"),
+        "--bundle_root", str(BUNDLE),
+        "--ckpt_dir", str(ckpt_dir),
+        "--output_dir", str(ckpt_dir / "run"),
+    ]
+    for key, value in overrides.items():
+        cmd += [f"--{key}", json.dumps(value) if isinstance(value, (dict, bool)) else str(value)]
+    return cmd
+
+
+def train(name: str, config: str, weights: str, overrides: Dict[str, object], retrain: bool) -> Dict[str, object]:
+    ckpt_dir = OUT / slug(name)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    cmd = bundle_command(config, ckpt_dir, overrides)
+    record = {"name": name, "command": " ".join(cmd[1:]).replace(str(ROOT) + "/", ""), "weights": str(ckpt_dir / weights)}
+    if (ckpt_dir / weights).is_file() and not retrain:
+        print(f"[ablation] {name}: weights exist, not retrained")
+        return {**record, **json.loads((ckpt_dir / "train_record.json").read_text())} if (ckpt_dir / "train_record.json").is_file() else record
+    print(f"[ablation] {name}: training ({' '.join(f'{k}={v}' for k, v in overrides.items())})", flush=True)
+    start = time.perf_counter()
+    with open(ckpt_dir / "train.log", "w") as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name}: training failed (exit {proc.returncode}); see {ckpt_dir / 'train.log'}")
+    print(f"[ablation] {name}: done in {seconds / 60:.1f} min", flush=True)
+    (ckpt_dir / "train_record.json").write_text(json.dumps({"train_seconds": seconds}))
+    return {**record, "train_seconds": seconds}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=600, help="training iterations of every student arm")
+    parser.add_argument("--teacher-iterations", type=int, default=1200)
+    parser.add_argument("--patch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=2, help="arms trained at once (one CPU thread each)")
+    parser.add_argument("--retrain", action="store_true")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+
+    from monai_chpnet.data.sample import heldout_evaluation_files
+    from monai_chpnet.figures import save_png_grid, to_uint8
+    from monai_chpnet.inference import evaluate_files, load_network, reconstruct_file
+    from monai_chpnet.networks import FastMRIUNet, student_from_preset, teacher_from_preset
+    from monai_chpnet.networks.summary import count_macs, count_parameters
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    epoch_length = 50
+    common = {"patch_size": args.patch_size, "batch_size": args.batch_size, "num_workers": 1, "epoch_length": epoch_length}
+    teacher = train("teacher", "train_teacher.json", "teacher.pt",
+                    {**common, "teacher_preset": "small", "max_epochs": max(args.teacher_iterations // epoch_length, 1),
+                     "val_interval": 4, "learning_rate": 0.0005}, args.retrain)
+    student_common = {**common, "max_epochs": max(args.iterations // epoch_length, 1), "val_interval": 2,
+                      "teacher_weights": teacher["weights"]}
+    jobs = [(name, "train_student.json", "model.pt", {**student_common, **ov}) for name, ov in ARMS.items()]
+    unet_def = {"_target_": "monai_chpnet.networks.FastMRIUNet", "in_channels": 2}
+    jobs.append(("fastMRI U-Net", "train_teacher.json", "teacher.pt",
+                 {**common, "max_epochs": student_common["max_epochs"], "val_interval": 2, "learning_rate": 0.001,
+                  "network_def": unet_def}))
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        records = list(pool.map(lambda j: train(j[0], j[1], j[2], j[3], args.retrain), jobs))
+    records = [teacher] + records
+
+    torch.set_num_threads(2)
+    builders = {
+        "teacher": lambda: teacher_from_preset("small", in_channels=2),
+        "fastMRI U-Net": lambda: FastMRIUNet(in_channels=2),
+        **{name: (lambda: student_from_preset("small", in_channels=2)) for name in ARMS},
+    }
+    networks: Dict[str, Optional[torch.nn.Module]] = {"zero-filled": None}
+    for rec in records:
+        networks[rec["name"]] = load_network(rec["weights"], network=builders[rec["name"]]())
+    files = {k: str(v) for k, v in heldout_evaluation_files().items()}
+    rows = evaluate_files(files, networks, accelerations=(4.0, 8.0))
+
+    x = torch.randn(1, 2, 320, 320)
+    cost = {"zero-filled": {"params": 0, "gmacs": 0.0, "ms_per_slice": 0.0}}
+    for name, net in networks.items():
+        if net is None:
+            continue
+        with torch.inference_mode():
+            net(x)
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                net(x)
+                times.append((time.perf_counter() - t) * 1000)
+        cost[name] = {"params": count_parameters(net), "gmacs": count_macs(builders[name], (320, 320)) / 1e9,
+                      "ms_per_slice": float(np.median(times))}
+    for r in rows:
+        r.update(cost[r["method"]])
+
+    # table: mean over held-out sources per (method, acceleration)
+    summary = []
+    for acc in (4.0, 8.0):
+        for name in networks:
+            sel = [r for r in rows if r["method"] == name and r["acceleration"] == acc]
+            ssims = [r["ssim"] for r in sel if r["ssim"] is not None]
+            summary.append({"method": name, "acceleration": acc, "psnr": float(np.mean([r["psnr"] for r in sel])),
+                            "ssim": float(np.mean(ssims)) if ssims else None,
+                            "nmse": float(np.mean([r["nmse"] for r in sel])), **cost[name]})
+    lines = [
+        f"Ablation on the shipped sample data: students {args.iterations} iterations, teacher {args.teacher_iterations}, "
+        f"batch {args.batch_size} of {args.patch_size}x{args.patch_size} patches, random 4x/8x masks; mean over the held-out "
+        "sources (demo T1 slab, MR_small); cost at 320x320, 2 threads.",
+        "",
+        "| method | accel | PSNR (dB) | SSIM | NMSE | params | GMACs | ms/slice |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summary:
+        ssim_text = "n/a" if s["ssim"] is None else f"{s['ssim']:.4f}"
+        lines.append(f"| {s['method']} | {s['acceleration']:g}x | {s['psnr']:.2f} | {ssim_text} | {s['nmse']:.5f} | "
+                     f"{s['params'] / 1e6:.3f} M | {s['gmacs']:.2f} | {s['ms_per_slice']:.1f} |")
+    lines += ["", "Per source:", ""]
+    lines += [f"| {r['source']} | {r['acceleration']:g}x | {r['method']} | {r['psnr']:.2f} | "
+              f"{'n/a' if r['ssim'] is None else format(r['ssim'], '.4f')} | {r['nmse']:.5f} |" for r in rows]
+    table = "\n".join(lines)
+    print(table)
+
+    # figure: one row per method, reconstruction | |error| x5, middle slice of the demo volume at 4x
+    panels = []
+    ref = None
+    for name, net in networks.items():
+        r = reconstruct_file(files["t1_demo"], net, acceleration=4.0, seed=0)
+        k = r.reconstruction.shape[0] // 2
+        ref = r.reference[k]
+        panels.append((r.reconstruction[k], np.abs(r.reconstruction[k] - ref) * 5))
+    vmax = float(ref.max())
+    grid = [[to_uint8(rec, vmax), to_uint8(err, vmax)] for rec, err in panels] + [[to_uint8(ref, vmax)]]
+    save_png_grid(grid, OUT / "ablation.png")
+
+    report = {"settings": vars(args), "methods": list(networks), "summary": summary, "rows": rows, "training": records,
+              "figure_rows": list(networks) + ["reference"]}
+    tmp = OUT / ".ablation.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2))
+    os.replace(tmp, OUT / "ablation.json")
+    tmp = OUT / ".ablation.md.tmp"
+    tmp.write_text(table + "\n")
+    os.replace(tmp, OUT / "ablation.md")
+    print(f"[ablation] wrote {OUT / 'ablation.json'}, ablation.md, ablation.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The MONAI Bundle through its real command line (fresh processes, as users run it)."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "bundles" / "chpnet_mri_recon"
+CONFIGS = BUNDLE / "configs"
+SCHEMA = Path(__file__).with_name("meta_schema.json")
+TINY = ["--teacher_preset", "tiny", "--student_preset", "tiny", "--max_epochs", "2", "--epoch_length", "2",
+        "--batch_size", "2", "--patch_size", "32", "--num_workers", "0", "--val_interval", "2"]
+
+
+def bundle(*args, env=None, timeout=300):
+    cmd = [sys.executable, "-m", "monai.bundle", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def config(name):
+    return ["--config_file", str(CONFIGS / name), "--meta_file", str(CONFIGS / "metadata.json"),
+            "--logging_file", str(CONFIGS / "logging.conf"), "--bundle_root", str(BUNDLE)]
+
+
+def test_metadata_verifies_against_the_specification_schema(tmp_path):
+    rc, log = bundle("verify_metadata", "--meta_file", str(CONFIGS / "metadata.json"), "--filepath", str(SCHEMA))
+    assert rc == 0 and "metadata is verified with no error" in log, log[-2000:]
+    # the schema is not a rubber stamp: a metadata file without its task is rejected
+    meta = json.loads((CONFIGS / "metadata.json").read_text())
+    del meta["task"]
+    (tmp_path / "bad.json").write_text(json.dumps(meta))
+    rc, log = bundle("verify_metadata", "--meta_file", str(tmp_path / "bad.json"), "--filepath", str(SCHEMA))
+    assert rc != 0 and "'task' is a required property" in log
+    assert meta["eval_metrics"], "eval_metrics must be filled from a real evaluation"
+
+
+def test_network_io_verifies():
+    rc, log = bundle("verify_net_in_out", "network_def", *config("inference.json"), "--n", "2")
+    assert rc == 0 and "data shape of network is verified with no error" in log, log[-2000:]
+
+
+def test_shipped_weights_load_and_torchscript_export_matches(tmp_path):
+    from monai_chpnet.inference import load_network
+    from monai_chpnet.networks import student_from_preset, teacher_from_preset
+
+    student = load_network(BUNDLE / "models" / "model.pt", preset="small")
+    load_network(BUNDLE / "models" / "teacher.pt", network=teacher_from_preset("small", in_channels=2))
+    rc, log = bundle("ckpt_export", "network_def", "--filepath", str(tmp_path / "model.ts"),
+                     "--ckpt_file", str(BUNDLE / "models" / "model.pt"), *config("inference.json"))
+    assert rc == 0 and "exported to file" in log, log[-2000:]
+    scripted = torch.jit.load(str(tmp_path / "model.ts"))
+    x = torch.randn(1, 2, 64, 48)
+    k = torch.randn(1, 1, 64, 48, dtype=torch.complex64)
+    m = (torch.rand(1, 1, 1, 48) > 0.6).float()
+    with torch.no_grad():
+        assert torch.allclose(scripted(x, k * m, m), student(x, k * m, m), atol=1e-5)
+        assert torch.allclose(scripted(x), student(x), atol=1e-5)
+    shipped = BUNDLE / "models" / "model.ts"
+    assert shipped.is_file()
+    with torch.no_grad():
+        assert torch.allclose(torch.jit.load(str(shipped))(x, k * m, m), student(x, k * m, m), atol=1e-5)
+
+
+def test_main_job_beats_zero_filling_and_writes_geometry(tmp_path):
+    rc, log = bundle("run", *config("inference.json"), "--output_dir", str(tmp_path))
+    assert rc == 0, log[-3000:]
+    report = json.loads((tmp_path / "sample_t1_brain_metrics.json").read_text())
+    m = report["metrics"]
+    assert m["reconstruction"]["psnr"] > m["zero_filled"]["psnr"] + 1.0, m
+    assert m["reconstruction"]["ssim"] > m["zero_filled"]["ssim"], m
+    assert report["seconds"] < 30
+    from monai_chpnet.data.sample import sample_volume_path
+
+    ref, out = sitk.ReadImage(str(sample_volume_path())), sitk.ReadImage(str(tmp_path / "sample_t1_brain_recon.nii.gz"))
+    assert out.GetSize() == ref.GetSize() and np.allclose(out.GetDirection(), ref.GetDirection())
+    assert np.allclose(out.GetOrigin(), ref.GetOrigin()) and np.allclose(out.GetSpacing(), ref.GetSpacing())
+    assert (tmp_path / "sample_t1_brain_figure.png").is_file()
+
+
+def test_inference_on_fastmri_h5_and_dicom_series(tmp_path):
+    from monai_chpnet.data.synthetic import ellipse_phantom, write_fastmri_h5
+
+    h5 = tmp_path / "file_knee.h5"
+    write_fastmri_h5(h5, ellipse_phantom(2, (64, 48)), kspace_shape=(80, 64), recon_size=(48, 48))
+    rc, log = bundle("run", *config("inference.json"), "--input_path", str(h5), "--output_dir", str(tmp_path / "h5"))
+    assert rc == 0, log[-3000:]
+    assert json.loads((tmp_path / "h5" / "file_knee_metrics.json").read_text())["slices"] == 2
+    series = tmp_path / "series"
+    series.mkdir()
+    vol = (ellipse_phantom(3, (48, 48)) * 1000).astype(np.int16)
+    img = sitk.GetImageFromArray(vol)
+    img.SetSpacing((0.5, 0.5, 3.0))
+    for k in range(3):
+        s = img[:, :, k]
+        for tag, value in (("0020|000e", "1.2.826.0.1.3680043.2.1125.1.77"), ("0020|0013", str(k + 1)),
+                           ("0020|0032", "\\".join(map(str, img.TransformIndexToPhysicalPoint((0, 0, k))))),
+                           ("0020|0037", "1\\0\\0\\0\\1\\0"), ("0008|0060", "MR")):
+            s.SetMetaData(tag, value)
+        sitk.WriteImage(s, str(series / f"{k}.dcm"))
+    rc, log = bundle("run", *config("inference.json"), "--input_path", str(series), "--output_dir", str(tmp_path / "dcm"),
+                     "--acceleration", "8")
+    assert rc == 0, log[-3000:]
+    out = sitk.ReadImage(str(tmp_path / "dcm" / "series_recon.nii.gz"))
+    assert out.GetSize() == (48, 48, 3) and np.allclose(out.GetSpacing(), (0.5, 0.5, 3.0), atol=1e-4)
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    cases = [
+        (["--ckpt_dir", str(tmp_path / "none")], "network weights not found"),
+        (["--input_path", str(tmp_path / "missing.nii.gz")], "input not found"),
+        (["--output_dir", str(Path(__file__))], "exists and is a file"),
+    ]
+    bad_h5 = tmp_path / "multi.h5"
+    from monai_chpnet.data.synthetic import ellipse_phantom, write_fastmri_h5
+
+    write_fastmri_h5(bad_h5, ellipse_phantom(2, (32, 32)), kspace_shape=(32, 32), recon_size=(32, 32), num_coils=2)
+    cases.append((["--input_path", str(bad_h5)], "multi-coil"))
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "model.pt")
+    cases.append((["--ckpt_dir", str(tmp_path)], "do not fit SubpixelCNNStudent"))
+    for args, message in cases:
+        rc, log = bundle("run", *config("inference.json"), "--output_dir", str(tmp_path / "out"), *args)
+        errors = [line for line in log.splitlines() if line.startswith("error:")]
+        assert rc != 0 and len(errors) == 1 and message in errors[0], (args, log[-1500:])
+        assert "Traceback" not in log
+    assert not list((tmp_path / "out").glob("*.nii.gz")) if (tmp_path / "out").exists() else True
+
+
+@pytest.mark.slow
+def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
+    ckpt = tmp_path / "models"
+    rc, log = bundle("run", *config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t"), *TINY)
+    assert rc == 0 and (ckpt / "teacher.pt").is_file(), log[-3000:]
+    rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "s"),
+                     "--kd", "dynamic", *TINY)
+    assert rc == 0 and (ckpt / "model.pt").is_file(), log[-3000:]
+    assert "dynamic KD weight alpha_t" in log and "teacher_nmse" in log
+    assert sorted(p.name for p in (tmp_path / "s").glob("checkpoint_*.pt")) == ["checkpoint_checkpoint_2.pt", "checkpoint_checkpoint_4.pt"]
+    # a second run of the same command resumes from the last checkpoint (and finds nothing left to do)
+    rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "s"),
+                     "--kd", "dynamic", *TINY)
+    assert rc == 0 and "resumed from" in log and "checkpoint_checkpoint_4.pt" in log, log[-3000:]
+    # kd none / static run through the same config
+    rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "n"),
+                     "--kd", "static", "--feature_kd", "false", *TINY)
+    assert rc == 0, log[-3000:]
+
+
+@pytest.mark.slow
+def test_multi_gpu_config_runs_under_torchrun_on_cpu(tmp_path):
+    ckpt = tmp_path / "models"
+    rc, log = bundle("run", *config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t"), *TINY)
+    assert rc == 0, log[-2000:]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    files = json.dumps([str(CONFIGS / "train_student.json"), str(CONFIGS / "multi_gpu_train.json")])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(port), "-m", "monai.bundle", "run", "--config_file", files,
+           "--meta_file", str(CONFIGS / "metadata.json"), "--logging_file", str(CONFIGS / "logging.conf"),
+           "--bundle_root", str(BUNDLE), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "ddp"), *TINY]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        log, _ = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        pytest.fail("torchrun did not finish in 300 s")
+    assert proc.returncode == 0, log[-3000:]
+    assert log.count("Engine run finished") >= 2 and (ckpt / "model.pt").is_file()
