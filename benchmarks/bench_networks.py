@@ -1,14 +1,17 @@
 """Parameters, GMACs and CPU latency of the teacher, student and fastMRI U-Net side by side.
 
 Latency: one 320×320 slice (batch 1, k-space mode: 2 channels, data consistency on for the networks that have
-it), ``torch.set_num_threads(2)``, ``torch.inference_mode()``, eager fp32 (``--amp`` for autocast), after warm-up; the median and the minimum
-of the timed repeats are reported (the minimum is the least disturbed by other processes on shared cores).
+it), ``torch.set_num_threads(2)``, ``torch.inference_mode()``, eager fp32 (``--amp`` for autocast), after warm-up;
+the median and the minimum of the timed repeats are reported (the minimum is the least disturbed by other
+processes on shared cores), with the 1-minute load average before each network so that a disturbed row can be
+told apart.
 
     python benchmarks/bench_networks.py            # full: 3 warm-up + 15 timed runs (paper teacher: 3 timed)
     python benchmarks/bench_networks.py --quick    # 1 warm-up + 5 timed runs (paper teacher: 1)
     python benchmarks/bench_networks.py --device cuda --amp bf16   # GPU, autocast (when one is present)
 
-Prints a Markdown table and writes ``benchmarks/results/networks.json`` (atomically).
+Prints a Markdown table and writes ``benchmarks/results/networks.json`` (atomically); a ``--networks`` subset
+replaces only its own rows of an existing file measured with the same settings.
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ def run(
         inputs = (image,) if isinstance(net, FastMRIUNet) else (image, kspace, mask)
         heavy = name == "teacher/paper" and device == "cpu"
         warmup, repeats = (1, 1 if quick else 3) if heavy else (1, 5) if quick else (3, 15)
+        load = os.getloadavg()[0]
         times = time_forward(net, inputs, warmup, repeats, AMP[amp])
         rows.append(
             {
@@ -116,6 +120,7 @@ def run(
                 "ms_median": statistics.median(times),
                 "ms_min": min(times),
                 "repeats": repeats,
+                "load_avg_1min": load,
             }
         )
         print(format_table(rows[-1:], extra=("ms_median", "ms_min")).splitlines()[-1], flush=True)
@@ -132,6 +137,19 @@ def run(
     }
 
 
+def merge_rows(payload: dict, path: Path) -> dict:
+    """``payload`` with the rows of an existing ``path`` (same settings) kept where ``payload`` has none."""
+    if not path.exists():
+        return payload
+    old = json.loads(path.read_text())
+    settings = ("input", "device", "amp", "threads")
+    if any(old.get(key) != payload[key] for key in settings):
+        return payload
+    rows = {row["network"]: row for row in old.get("rows", [])}
+    rows.update({row["network"]: row for row in payload["rows"]})
+    return {**payload, "rows": [rows[name] for name in NETWORKS if name in rows]}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -143,7 +161,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON output path")
     args = parser.parse_args(argv)
     payload = run(args.quick, args.size, args.threads, args.networks, args.device, args.amp)
-    print(f"\n{args.size}×{args.size}, batch 1, {args.device} ({args.threads} threads), inference_mode, amp={args.amp}")
+    if args.networks:
+        payload = merge_rows(payload, args.output)
+    print(f"\n{args.size}×{args.size}, batch 1, {args.device}, {args.threads} threads, inference_mode, amp={args.amp}")
     print(format_table(payload["rows"], extra=("ms_median", "ms_min")))
     write_json_atomic(payload, args.output)
     print(f"saved {args.output}")

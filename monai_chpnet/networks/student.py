@@ -26,9 +26,10 @@ Modes (:class:`SubpixelCNNStudent`):
 Feature taps (:meth:`SubpixelCNNStudent.forward_features`), in this order, for each cascade ``k = 0 … K-1``:
 ``cascade{k}_enc`` ``(B, c1, H/2, W/2)``, ``cascade{k}_bottleneck`` ``(B, cL, H/2^L, W/2^L)``,
 ``cascade{k}_dec`` ``(B, c1, H/2, W/2)``, where ``H × W`` is the output grid and sizes are rounded up (padding
-cropped, ``ceil(H / stride)``); :meth:`~SubpixelCNNStudent.feature_info` gives ``(channels, stride)``. A
-distillation projector maps e.g. ``cascade{K-1}_dec`` (stride 2) to a teacher ``group{i}`` (stride 1) by a 1×1
-conv to ``4·E`` channels and PixelShuffle(2), or the teacher's map down by PixelUnshuffle(2).
+cropped, ``ceil(H / stride)``); :meth:`~SubpixelCNNStudent.feature_info` gives ``(channels, stride)``, strides
+w.r.t. the output grid. A distillation projector maps e.g. ``cascade{K-1}_dec`` (stride 2) onto a teacher tap
+``group{i}`` of stride 2 (``small`` teacher, half-resolution tokens) by a 1×1 conv, or of stride 1 (``paper``
+teacher) by a 1×1 conv to ``4·E`` channels and PixelShuffle(2).
 """
 
 from __future__ import annotations

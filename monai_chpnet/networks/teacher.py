@@ -2,13 +2,13 @@
 
 Architecture (Liang et al., "SwinIR: Image Restoration Using Swin Transformer", ICCV-W 2021)::
 
-    pad      reflect-pad H, W to multiples of the window w (cropped back at the end)
-    shallow  conv3×3 C → E  (f0), LayerNorm over channels
+    pad      reflect-pad H, W to multiples of t·w (window w, token stride t; cropped back at the end)
+    shallow  [t > 1: PixelUnshuffle(t)] conv3×3 C·t² → E  (f0), LayerNorm over channels
     body     G × ResidualSwinGroup: N × SwinBlock2d (window attention with relative position bias; shifted
-             windows on odd blocks) → conv3×3, + group input                     tap "group{i}" (E, stride 1)
+             windows on odd blocks) → conv3×3, + group input                     tap "group{i}" (E, stride t)
              LayerNorm → conv3×3, + f0
-    output   upscale 1:   conv3×3 E → C, + x (global residual)
-             upscale 2/4: conv3×3 E → 64 + LeakyReLU, log2(s) × sub-pixel conv (conv → PixelShuffle(2)),
+    output   upscale 1:   conv3×3 E → C·t² [→ PixelShuffle(t)], + x (global residual)
+             upscale 2/4: conv3×3 E → 64 + LeakyReLU, log2(s·t) × sub-pixel conv (conv → PixelShuffle(2)),
                           conv3×3 64 → C (SwinIR's "pixelshuffle" up-sampler)
     DC       hard data consistency when ``kspace``/``mask`` are given (``in_channels == 2``, ``upscale == 1``)
 
@@ -21,8 +21,9 @@ the mask is ``Optional`` under TorchScript and ``scaled_dot_product_attention`` 
 equivalents (the mask is tested equal to ``compute_mask``).
 
 Feature taps (:meth:`SwinRestorationTeacher.forward_features`), in this order: ``group0`` … ``group{G-1}``, the
-output of each residual Swin group, ``(B, embed_dim, H, W)`` (padding cropped), i.e. stride ``upscale`` with respect
-to the output grid (1 in k-space/image mode), as :meth:`~SwinRestorationTeacher.feature_info` reports.
+output of each residual Swin group, ``(B, embed_dim, ceil(H / t), ceil(W / t))`` (padding cropped), i.e. stride
+``t · upscale`` with respect to the output grid (``t`` in k-space/image mode), as
+:meth:`~SwinRestorationTeacher.feature_info` reports.
 """
 
 from __future__ import annotations
@@ -224,8 +225,8 @@ class SwinRestorationTeacher(nn.Module):
 
     Shapes:
         ``forward(image, kspace=None, mask=None)``: ``image`` real ``(B, in_channels, H, W)`` with
-        ``H, W >= window_size``; optional measured complex ``kspace`` ``(B, 1, H, W)`` and column ``mask``
-        ``(B, 1, 1, W)`` switch on hard data consistency (``in_channels == 2``, ``upscale == 1``). Returns
+        ``H, W >= window_size · token_stride``; optional measured complex ``kspace`` ``(B, 1, H, W)`` and column
+        ``mask`` ``(B, 1, 1, W)`` switch on hard data consistency (``in_channels == 2``, ``upscale == 1``). Returns
         ``(B, in_channels, upscale·H, upscale·W)``.
     """
 
@@ -297,7 +298,7 @@ class SwinRestorationTeacher(nn.Module):
     def forward_features(
         self, image: Tensor, kspace: Optional[Tensor] = None, mask: Optional[Tensor] = None
     ) -> Tuple[Tensor, Dict[str, Tensor]]:
-        """One forward pass returning the reconstruction and the taps ``{"group{i}": (B, E, H, W)}`` in group order.
+        """One pass returning the reconstruction and the taps ``{"group{i}": (B, E, ceil(H/t), ceil(W/t))}`` in order.
 
         Arguments and output as :meth:`forward`.
         """
@@ -326,7 +327,7 @@ class SwinRestorationTeacher(nn.Module):
     def forward(self, image: Tensor, kspace: Optional[Tensor] = None, mask: Optional[Tensor] = None) -> Tensor:
         """
         Args:
-            image: real ``(B, in_channels, H, W)``, ``H, W >= window_size``.
+            image: real ``(B, in_channels, H, W)``, ``H, W >= window_size · token_stride``.
             kspace: optional measured complex k-space ``(B, 1, H, W)`` (needs ``in_channels == 2``).
             mask: column mask ``(B, 1, 1, W)`` of ``kspace``.
 
