@@ -150,10 +150,11 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
     rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "s"),
                      "--kd", "dynamic", *TINY)
     assert rc == 0 and "resumed from" in log and "checkpoint_checkpoint_4.pt" in log, log[-3000:]
-    # kd none / static run through the same config
-    rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "n"),
-                     "--kd", "static", "--feature_kd", "false", *TINY)
-    assert rc == 0, log[-3000:]
+    # the other ablation arms run through the same config
+    for kd, extra in (("none", []), ("static", ["--feature_kd", "false", "--edge_correction", "false"])):
+        rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / kd),
+                         "--kd", kd, *extra, *TINY)
+        assert rc == 0, (kd, log[-3000:])
 
 
 @pytest.mark.slow
