@@ -58,7 +58,7 @@ def bundle_command(config: str, ckpt_dir: Path, overrides: Dict[str, object]) ->
         "--output_dir", str(ckpt_dir / "run"),
     ]
     for key, value in overrides.items():
-        cmd += [f"--{key}", json.dumps(value) if isinstance(value, (dict, bool)) else str(value)]
+        cmd += [f"--{key}", json.dumps(value) if isinstance(value, dict) else str(value)]
     return cmd
 
 

@@ -101,13 +101,16 @@ def test_inference_on_fastmri_h5_and_dicom_series(tmp_path):
     vol = (ellipse_phantom(3, (48, 48)) * 1000).astype(np.int16)
     img = sitk.GetImageFromArray(vol)
     img.SetSpacing((0.5, 0.5, 3.0))
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()  # else every file gets a new series UID
     for k in range(3):
         s = img[:, :, k]
         for tag, value in (("0020|000e", "1.2.826.0.1.3680043.2.1125.1.77"), ("0020|0013", str(k + 1)),
                            ("0020|0032", "\\".join(map(str, img.TransformIndexToPhysicalPoint((0, 0, k))))),
                            ("0020|0037", "1\\0\\0\\0\\1\\0"), ("0008|0060", "MR")):
             s.SetMetaData(tag, value)
-        sitk.WriteImage(s, str(series / f"{k}.dcm"))
+        writer.SetFileName(str(series / f"{k}.dcm"))
+        writer.Execute(s)
     rc, log = bundle("run", *config("inference.json"), "--input_path", str(series), "--output_dir", str(tmp_path / "dcm"),
                      "--acceleration", "8")
     assert rc == 0, log[-3000:]
@@ -150,6 +153,17 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
     rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "s"),
                      "--kd", "dynamic", *TINY)
     assert rc == 0 and "resumed from" in log and "checkpoint_checkpoint_4.pt" in log, log[-3000:]
+    # the ablation switches really switch (command-line strings included: fire passes 'false' as a string)
+    from monai.bundle import ConfigParser
+
+    for overrides, knowledge_on, feature_on in (({}, True, True), ({"edge_correction": "false"}, False, True),
+                                                ({"feature_kd": "false"}, True, False), ({"kd": "none"}, True, False)):
+        parser = ConfigParser()
+        parser.read_config(str(CONFIGS / "train_student.json"))
+        parser.update({"bundle_root": str(BUNDLE), "ckpt_dir": str(ckpt), "teacher_preset": "tiny", "student_preset": "tiny",
+                       **overrides})
+        loss = parser.get_parsed_content("loss")
+        assert (loss.knowledge is not None) is knowledge_on and (loss.feature is not None) is feature_on, overrides
     # the other ablation arms run through the same config
     for kd, extra in (("none", []), ("static", ["--feature_kd", "false", "--edge_correction", "false"])):
         rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / kd),
