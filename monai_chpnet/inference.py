@@ -38,14 +38,7 @@ from monai_chpnet.engines.prepare import ReconPrepareBatch, denormalize_batch, m
 from monai_chpnet.figures import save_png_row, to_uint8
 from monai_chpnet.keys import ReconKeys
 from monai_chpnet.metrics import nmse, psnr, ssim
-from monai_chpnet.transforms import (
-    ALL_SCALED_KEYS,
-    AcquiredKspaced,
-    NormalizeInstanced,
-    RandKspaceUndersampled,
-    RandSimulateAcquisitiond,
-    ZeroFilledChannelsd,
-)
+from monai_chpnet.transforms.recipes import eval_transforms, kspace_transforms
 
 __all__ = [
     "ReconstructionResult",
@@ -150,19 +143,10 @@ def simulation_transform(
     center_fraction: Optional[float] = None,
     mask_type: str = "random",
 ) -> Compose:
-    """Pre-processing of magnitude slices ``{"target": (1, H, W)}``: simulated acquisition with a mask that
-    every slice sharing a ``"mask_seed"`` entry shares, scale normalisation, 2-channel input."""
-    cf = _center_fraction(acceleration, center_fraction)
-    return Compose(
-        [
-            RandSimulateAcquisitiond(
-                ReconKeys.TARGET, mask_type=mask_type, accelerations=(acceleration,), center_fractions=(cf,),
-                seed_key="mask_seed",
-            ),
-            NormalizeInstanced(ALL_SCALED_KEYS, mode="scale"),
-            ZeroFilledChannelsd(),
-        ]
-    )
+    """Pre-processing of magnitude slices ``{"target": (1, H, W)}``: the evaluation recipe
+    (:func:`~monai_chpnet.transforms.recipes.eval_transforms`) with one mask for every slice sharing a
+    ``"mask_seed"`` entry."""
+    return eval_transforms(acceleration, _center_fraction(acceleration, center_fraction), mask_type, seed_key="mask_seed")
 
 
 def kspace_transform(
@@ -170,18 +154,12 @@ def kspace_transform(
     center_fraction: Optional[float] = None,
     mask_type: str = "random",
 ) -> Compose:
-    """Pre-processing of fastMRI slices ``{"kspace", "target"?, "fname"}``: retrospective undersampling with a
-    per-volume mask (``acceleration=None``: the k-space was acquired undersampled), zero-filled image cropped
-    to the target, scale normalisation, 2-channel input."""
+    """Pre-processing of fastMRI slices: :func:`~monai_chpnet.transforms.recipes.kspace_transforms` with one mask
+    per volume (seeded by the file name), or the k-space as acquired when ``acceleration`` is ``None``."""
     if acceleration is None:
-        sample = AcquiredKspaced(ReconKeys.KSPACE, crop_to_key=ReconKeys.TARGET)
-    else:
-        sample = RandKspaceUndersampled(
-            ReconKeys.KSPACE, mask_type=mask_type, accelerations=(acceleration,),
-            center_fractions=(_center_fraction(acceleration, center_fraction),), seed_key="fname",
-            crop_to_key=ReconKeys.TARGET,
-        )
-    return Compose([sample, NormalizeInstanced(ALL_SCALED_KEYS, mode="scale", allow_missing_keys=True), ZeroFilledChannelsd()])
+        return kspace_transforms(acquired=True)
+    cf = _center_fraction(acceleration, center_fraction)
+    return kspace_transforms((acceleration,), (cf,), mask_type, seed_key="fname")
 
 
 def _center_fraction(acceleration: float, center_fraction: Optional[float]) -> float:

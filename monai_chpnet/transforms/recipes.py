@@ -9,7 +9,7 @@ simulated acquisition with a random 4x/8x mask and scale normalisation from the 
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from monai.transforms import (
     Compose,
@@ -30,11 +30,12 @@ from monai_chpnet.keys import ReconKeys
 from monai_chpnet.transforms.acquisition import RandSimulateAcquisitiond, ZeroFilledChannelsd
 from monai_chpnet.transforms.intensity import NormalizeInstanced
 
-__all__ = ["train_transforms", "eval_transforms", "kspace_train_transforms", "DEFAULT_ACCELERATIONS", "DEFAULT_CENTER_FRACTIONS"]
+_SCALED = (ReconKeys.ZERO_FILLED, ReconKeys.TARGET, ReconKeys.KSPACE, ReconKeys.KSPACE_MASKED)  # = ALL_SCALED_KEYS
+
+__all__ = ["train_transforms", "eval_transforms", "kspace_transforms", "DEFAULT_ACCELERATIONS", "DEFAULT_CENTER_FRACTIONS"]
 
 DEFAULT_ACCELERATIONS: Tuple[float, ...] = (4.0, 8.0)
 DEFAULT_CENTER_FRACTIONS: Tuple[float, ...] = (0.08, 0.04)
-_SCALED = (ReconKeys.ZERO_FILLED, ReconKeys.TARGET, ReconKeys.KSPACE, ReconKeys.KSPACE_MASKED)
 
 
 def _invert(x):
@@ -96,21 +97,24 @@ def eval_transforms(
     )
 
 
-def kspace_train_transforms(
+def kspace_transforms(
     accelerations: Sequence[float] = DEFAULT_ACCELERATIONS,
     center_fractions: Sequence[float] = DEFAULT_CENTER_FRACTIONS,
     mask_type: str = "random",
+    seed_key: Optional[str] = None,
+    acquired: bool = False,
 ) -> Compose:
-    """fastMRI single-coil training pipeline on ``{"kspace", "target", "fname"}``: a fresh random mask per slice
-    (fastMRI's training convention), zero-filled image cropped to the target, scale normalisation, 2-channel
-    input. Networks run on the full k-space grid; the engines crop their output to the target."""
-    from monai_chpnet.transforms.acquisition import RandKspaceUndersampled
+    """fastMRI single-coil pipeline on ``{"kspace", "target"?, "fname"}``: retrospective undersampling (a fresh
+    random mask per slice, fastMRI's training convention, or one mask per volume with ``seed_key="fname"``; with
+    ``acquired=True`` the k-space is taken as acquired and its mask recovered), zero-filled image cropped to the
+    target, scale normalisation, 2-channel input. Networks run on the full k-space grid; the engines crop their
+    output to the target."""
+    from monai_chpnet.transforms.acquisition import AcquiredKspaced, RandKspaceUndersampled
 
-    return Compose(
-        [
-            RandKspaceUndersampled(ReconKeys.KSPACE, mask_type=mask_type, accelerations=tuple(accelerations),
-                                   center_fractions=tuple(center_fractions), crop_to_key=ReconKeys.TARGET),
-            NormalizeInstanced(_SCALED, mode="scale", allow_missing_keys=True),
-            ZeroFilledChannelsd(),
-        ]
-    )
+    if acquired:
+        sample = AcquiredKspaced(ReconKeys.KSPACE, crop_to_key=ReconKeys.TARGET)
+    else:
+        sample = RandKspaceUndersampled(ReconKeys.KSPACE, mask_type=mask_type, accelerations=tuple(accelerations),
+                                        center_fractions=tuple(center_fractions), seed_key=seed_key,
+                                        crop_to_key=ReconKeys.TARGET)
+    return Compose([sample, NormalizeInstanced(_SCALED, mode="scale", allow_missing_keys=True), ZeroFilledChannelsd()])
