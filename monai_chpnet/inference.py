@@ -43,6 +43,9 @@ from monai_chpnet.transforms.recipes import eval_transforms, kspace_transforms
 __all__ = [
     "ReconstructionResult",
     "load_network",
+    "BUNDLE_ENV",
+    "default_bundle_dir",
+    "load_bundle_network",
     "simulation_transform",
     "kspace_transform",
     "reconstruct_samples",
@@ -136,6 +139,60 @@ def load_network(
         raise ValueError(f"weights in {source} do not fit {type(net).__name__} ({mismatch}).")
     net.load_state_dict(weights)
     return net.eval()
+
+
+BUNDLE_ENV = "MONAI_CHPNET_BUNDLE"
+
+
+def default_bundle_dir() -> Path:
+    """The ``chpnet_mri_recon`` bundle folder: ``$MONAI_CHPNET_BUNDLE`` if set, else ``bundles/chpnet_mri_recon``
+    beside the package (a source checkout / editable install).
+
+    Raises:
+        FileNotFoundError: neither exists (a wheel install without the bundle: set ``MONAI_CHPNET_BUNDLE``).
+    """
+    env = os.environ.get(BUNDLE_ENV)
+    candidate = Path(env) if env else Path(__file__).resolve().parents[1] / "bundles" / "chpnet_mri_recon"
+    if not (candidate / "configs" / "inference.json").is_file():
+        where = f"${BUNDLE_ENV}={env}" if env else str(candidate)
+        raise FileNotFoundError(
+            f"no chpnet_mri_recon bundle at {where} (configs/inference.json missing); "
+            f"set {BUNDLE_ENV} to the bundle folder."
+        )
+    return candidate
+
+
+def load_bundle_network(
+    bundle_dir: Optional[Union[str, os.PathLike]] = None,
+    device: Union[str, torch.device] = "cpu",
+    checkpoint: Optional[Union[str, os.PathLike]] = None,
+) -> nn.Module:
+    """The student exactly as the bundle's ``configs/inference.json`` builds it (``network_def`` + its weights).
+
+    This is how the 3D Slicer module and the MONAI Label task get their network: from the bundle's config, so a
+    retrained or re-configured bundle needs no code change. ``checkpoint`` overrides the config's weights file.
+
+    Raises:
+        FileNotFoundError: no bundle / no weights file.
+        ValueError: the weights belong to another architecture (from :func:`load_network`).
+    """
+    from monai.bundle import ConfigParser
+
+    root = Path(bundle_dir) if bundle_dir is not None else default_bundle_dir()
+    config_file = root / "configs" / "inference.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"not a chpnet_mri_recon bundle: {config_file} does not exist.")
+    parser = ConfigParser()
+    parser.read_config(str(config_file))
+    parser["bundle_root"] = str(root)
+    parser["device"] = str(device)
+    if checkpoint is not None:
+        parser["checkpoint"] = str(checkpoint)
+    weights = Path(parser.get_parsed_content("checkpoint"))
+    if not weights.is_file():
+        raise FileNotFoundError(f"bundle weights not found: {weights}")
+    network = parser.get_parsed_content("network_def", instantiate=True)
+    return load_network(weights, network=network, map_location=device).to(device)
 
 
 def simulation_transform(

@@ -170,3 +170,18 @@ def test_cli_demo_and_errors(tmp_path, capsys):
     assert (tmp_path / "sample_t1_brain_recon.nii.gz").is_file()
     assert main(["reconstruct", str(tmp_path / "nope.nii.gz"), "--output-dir", str(tmp_path)]) == 2
     assert "input not found" in capsys.readouterr().err
+
+
+def test_load_bundle_network_is_the_shipped_student(tmp_path, monkeypatch):
+    from monai_chpnet.inference import BUNDLE_ENV, default_bundle_dir, load_bundle_network, load_network
+
+    bundle = default_bundle_dir()
+    net = load_bundle_network(bundle)
+    ref = load_network(bundle / "models" / "model.pt", preset="small")
+    for (k, a), (_, b) in zip(net.state_dict().items(), ref.state_dict().items()):
+        assert torch.equal(a, b), k
+    monkeypatch.setenv(BUNDLE_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="MONAI_CHPNET_BUNDLE"):
+        default_bundle_dir()
+    with pytest.raises(FileNotFoundError, match="bundle weights not found"):
+        load_bundle_network(bundle, checkpoint=tmp_path / "missing.pt")
