@@ -33,7 +33,7 @@ EXTRAS = {
         "tqdm>=4.60",
     ],
     # only needed to re-create the shipped sample data (scripts/make_sample_data.py)
-    "sample-data": ["nilearn>=0.10", "scikit-image>=0.21"],
+    "sample-data": ["nilearn>=0.10", "scikit-image>=0.21", "nibabel>=5"],
 }
 
 setup(

@@ -116,6 +116,17 @@ def make_training_natural() -> list:
     return written
 
 
+def make_epi_volume() -> Path:
+    """First time point, axial slices 6..17 of nibabel's 4-D EPI test file, as a 3-D NIfTI with its geometry."""
+    import nibabel.tests
+
+    source = Path(nibabel.tests.__file__).parent / "data" / "example4d.nii.gz"
+    volume = sitk.ReadImage(str(source))[:, :, 6:18, 0]
+    path = OUT / "heldout" / "epi_brain.nii.gz"
+    sitk.WriteImage(volume, str(path), useCompression=True)
+    return path
+
+
 def write_readme(files: dict, template_sha: str, dicom_sha: str) -> None:
     kib = {group: f"{sum(p.stat().st_size for p in paths) / 1024:.0f} KiB" for group, paths in files.items()}
     total = sum(p.stat().st_size for paths in files.values() for p in paths)
@@ -131,8 +142,12 @@ Total {total / 2**20:.2f} MiB. Load it through `monai_chpnet.data.sample`.
   1 x 1 x 2 mm, with the template's LPS geometry (template axial indices {SLAB.start}..{SLAB.stop - 1} step
   {SLAB.step}, zero-padded in-plane from 197 x 233). No voxel of it appears in the training images (asserted by
   the script), but it comes from the same template: it measures in-distribution quality.
-* `heldout/MR_small.dcm` ({kib["heldout"]}) -- a real MR slice, 64 x 64 int16, 0.3125 mm pixels, from another
-  scanner and subject: the out-of-distribution check.
+* `heldout/` ({kib["heldout"]}) -- real MR from other scanners, subjects, anatomies and contrasts: the
+  out-of-distribution check.
+  * `MR_small.dcm` -- a brain MR slice, 64 x 64 int16, 0.3125 mm pixels;
+  * `abdomen_mr.dcm` -- an axial abdominal MR slice (Siemens, liver lesion), 300 x 484 uint16, 0.72 mm pixels;
+  * `epi_brain.nii.gz` -- 12 axial slices of a T2*-weighted gradient-echo EPI (fMRI) brain volume,
+    96 x 128 pixels, 2 x 2 x 2.2 mm (first time point, slices 6..17 of nibabel's `example4d.nii.gz`).
 
 ## Training data
 
@@ -164,6 +179,11 @@ Total {total / 2**20:.2f} MiB. Load it through `monai_chpnet.data.sample`.
   (`pydicom.data.get_testdata_file("MR_small.dcm")`, sha256 `{dicom_sha}`; pydicom is MIT-licensed);
   pydicom's notes: "Downsized to 64x64 from 'MR1_UNC', ftp://medical.nema.org/MEDICAL/Dicom/DataSets/WG04/"
   (the NEMA WG04 DICOM sample images).
+* **abdomen_mr.dcm**, copied unchanged from the pydicom wheel (`examples_overlay.dcm`, sha256
+  `{sha256(OUT / "heldout" / "abdomen_mr.dcm")}`); pydicom's notes: "MR-SIEMENS-DICOM-WithOverlays.dcm with
+  cropped Pixel Data and Overlay Data", originally from GDCM's test data (BSD-3-Clause).
+* **epi_brain.nii.gz**, derived from nibabel's test file `nibabel/tests/data/example4d.nii.gz` (nibabel is
+  MIT-licensed): first volume, slices 6..17, written with SimpleITK keeping the geometry.
 * **Photographs** from the scikit-image wheel (`skimage/data/`; licences as stated in their docstrings):
 {photos}
 """
@@ -181,7 +201,11 @@ def main() -> None:
     }
     dicom = Path(pydicom.data.get_testdata_file("MR_small.dcm"))
     (OUT / "heldout").mkdir(parents=True, exist_ok=True)
-    files["heldout"] = [Path(shutil.copyfile(dicom, OUT / "heldout" / "MR_small.dcm"))]
+    files["heldout"] = [
+        Path(shutil.copyfile(dicom, OUT / "heldout" / "MR_small.dcm")),
+        Path(shutil.copyfile(pydicom.data.get_testdata_file("examples_overlay.dcm"), OUT / "heldout" / "abdomen_mr.dcm")),
+        make_epi_volume(),
+    ]
     write_readme(files, sha256(TEMPLATE), sha256(dicom))
     for group, paths in files.items():
         print(f"{group:8s} {len(paths):3d} files, {sum(p.stat().st_size for p in paths) / 1024:8.1f} KiB")

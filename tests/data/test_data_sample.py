@@ -36,12 +36,18 @@ def test_demo_volume_shape_and_geometry():
     assert brain.min() > 0.1 and brain[0] > brain[-1]  # every slice has brain; it shrinks towards the vertex
 
 
-def test_heldout_mr_slice():
+def test_heldout_sources_are_real_mr_of_other_anatomies_and_contrasts():
     files = heldout_evaluation_files()
-    assert set(files) == {"t1_demo", "mr_small"} and files["t1_demo"] == sample_volume_path()
-    image, geometry = read_volume(files["mr_small"])
-    assert image.shape == (1, 64, 64) and geometry.spacing[:2] == pytest.approx((0.3125, 0.3125))
-    assert image.min() >= 0 and image.max() > 1000
+    assert set(files) == {"t1_demo", "mr_small", "abdomen_mr", "epi_brain"} and files["t1_demo"] == sample_volume_path()
+    expected = {  # (slices, H, W), in-plane spacing (mm)
+        "mr_small": ((1, 64, 64), (0.3125, 0.3125)),
+        "abdomen_mr": ((1, 300, 484), (0.7231, 0.7231)),
+        "epi_brain": ((12, 96, 128), (2.0, 2.0)),
+    }
+    for name, (shape, spacing) in expected.items():
+        image, geometry = read_volume(files[name])
+        assert image.shape == shape and geometry.spacing[:2] == pytest.approx(spacing, abs=1e-4), name
+        assert image.min() >= 0 and image.max() > 100 and (image > 0.1 * image.max()).mean() > 0.1, name
 
 
 def test_training_files_and_mix():

@@ -35,10 +35,18 @@ def sample_volume_path() -> Path:
 
 
 def heldout_evaluation_files() -> Dict[str, Path]:
-    """Evaluation-only sources: ``"t1_demo"`` (the demo volume) and ``"mr_small"`` (a 64 x 64 MR DICOM slice,
-    pydicom's ``MR_small.dcm``, from NEMA's WG04 set; :func:`~monai_chpnet.data.read_volume` reads it as a
-    ``(1, 64, 64)`` volume)."""
-    return {"t1_demo": sample_volume_path(), "mr_small": SAMPLE_DIR / "heldout" / "MR_small.dcm"}
+    """Evaluation-only sources, never trained on: ``"t1_demo"`` (the demo volume, in-distribution) and three real
+    MR sources from other scanners, subjects, anatomies and contrasts (out-of-distribution):
+    ``"mr_small"`` (a 64 x 64 brain DICOM slice, pydicom's ``MR_small.dcm`` from NEMA's WG04 set),
+    ``"abdomen_mr"`` (a 300 x 484 Siemens abdominal DICOM slice) and ``"epi_brain"`` (12 slices of a 128 x 96
+    T2*-weighted EPI brain volume). :func:`~monai_chpnet.data.read_volume` reads each as ``(slices, H, W)``."""
+    held = SAMPLE_DIR / "heldout"
+    return {
+        "t1_demo": sample_volume_path(),
+        "mr_small": held / "MR_small.dcm",
+        "abdomen_mr": held / "abdomen_mr.dcm",
+        "epi_brain": held / "epi_brain.nii.gz",
+    }
 
 
 def sample_training_files() -> Dict[str, List[Path]]:
