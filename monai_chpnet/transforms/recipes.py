@@ -22,6 +22,7 @@ from monai.transforms import (
     RandRotate90d,
     RandScaleIntensityd,
     RandSpatialCropd,
+    RandZoomd,
     ScaleIntensityd,
     SpatialPadd,
 )
@@ -48,8 +49,16 @@ def train_transforms(
     center_fractions: Sequence[float] = DEFAULT_CENTER_FRACTIONS,
     mask_type: str = "random",
     augment: bool = True,
+    zoom_prob: float = 0.5,
+    min_zoom: float = 0.25,
+    noise_prob: float = 0.5,
+    noise_std: float = 0.03,
 ) -> Compose:
     """k-space-mode training pipeline on ``{"target": (1, H, W)}`` (see the module docstring).
+
+    ``zoom_prob``: probability of shrinking the whole image by a factor in ``[min_zoom, 1]`` (area
+    interpolation) before cropping, so patches also show whole anatomies at coarse resolution.
+    ``noise_prob`` / ``noise_std``: Gaussian noise (std drawn from ``[0, noise_std]``) added to the reference.
 
     Returns samples with ``image`` (2, p, p), ``target`` (1, p, p), ``kspace_masked``, ``mask``, ``zero_filled``,
     ``mean``, ``std``, ``acceleration``, ``center_fraction``.
@@ -58,6 +67,10 @@ def train_transforms(
     steps = [
         EnsureTyped(t, track_meta=False),
         ScaleIntensityd(t, minv=0.0, maxv=1.0),
+    ]
+    if augment and zoom_prob > 0:
+        steps.append(RandZoomd(t, prob=zoom_prob, min_zoom=min_zoom, max_zoom=1.0, keep_size=False, mode="area"))
+    steps += [
         SpatialPadd(t, spatial_size=(patch_size, patch_size), mode="reflect"),
         RandSpatialCropd(t, roi_size=(patch_size, patch_size), random_size=False),
     ]
@@ -69,7 +82,7 @@ def train_transforms(
             RandLambdad(t, func=_invert, prob=0.2),
             RandAdjustContrastd(t, prob=0.5, gamma=(0.6, 1.6)),
             RandScaleIntensityd(t, factors=0.5, prob=0.5),
-            RandGaussianNoised(t, prob=0.2, std=0.01),
+            RandGaussianNoised(t, prob=noise_prob, std=noise_std),
             Lambdad(t, func=lambda x: x.clamp_min(0.0)),
         ]
     steps += [
