@@ -10,7 +10,11 @@ Architecture (Liang et al., "SwinIR: Image Restoration Using Swin Transformer", 
     output   upscale 1:   conv3×3 E → C·t² [→ PixelShuffle(t)], + x (global residual)
              upscale 2/4: conv3×3 E → 64 + LeakyReLU, log2(s·t) × sub-pixel conv (conv → PixelShuffle(2)),
                           conv3×3 64 → C (SwinIR's "pixelshuffle" up-sampler)
-    DC       hard data consistency when ``kspace``/``mask`` are given (``in_channels == 2``, ``upscale == 1``)
+    DC       hard data consistency when ``kspace``/``mask`` are given (``in_channels == 2``, ``upscale == 1``);
+             with ``interleaved_dc`` also after every group but the last: conv3×3 E → C·t² [→ PixelShuffle(t)]
+             + current image → DC → [PixelUnshuffle(t)] conv3×3 C·t² → E, added to the tokens (an unrolled,
+             physics-aware teacher in the spirit of cascaded reconstruction networks, at the cost of G - 1
+             extra 3×3 convolution pairs)
 
 MONAI reuse: the attention is :class:`monai.networks.nets.swin_unetr.WindowAttention` (its relative position bias
 table and index, qkv and projection layers); only its ``forward`` is re-stated (:class:`WindowAttention2d`) so that
@@ -55,7 +59,7 @@ __all__ = [
 TEACHER_PRESETS: Dict[str, Dict[str, Any]] = {
     "tiny": dict(embed_dim=32, depths=(2, 2), num_heads=(2, 2), window_size=4, mlp_ratio=2.0, drop_path_rate=0.0),
     "small": dict(embed_dim=60, depths=(2, 2, 2, 2), num_heads=(6, 6, 6, 6), window_size=8, mlp_ratio=2.0,
-                  drop_path_rate=0.0, token_stride=2),
+                  drop_path_rate=0.0, token_stride=2, interleaved_dc=True),
     "paper": dict(embed_dim=180, depths=(6,) * 6, num_heads=(6,) * 6, window_size=8, mlp_ratio=2.0,
                   drop_path_rate=0.1),
 }
@@ -222,6 +226,10 @@ class SwinRestorationTeacher(nn.Module):
         token_stride: 1 (SwinIR: one token per pixel) or 2: tokens on a half-resolution grid (pixel-unshuffle
             embedding, pixel-shuffle reconstruction), 4x cheaper attention and MLPs -- what makes the ``small``
             preset trainable on a CPU.
+        interleaved_dc: also enforce data consistency between residual groups (k-space mode with measurements):
+            each group but the last decodes an intermediate image, replaces its sampled k-space columns by the
+            measured ones and feeds the correction back to the tokens. Without measurements the extra heads are
+            still applied (as a learned refinement), so the same weights serve both modes.
 
     Shapes:
         ``forward(image, kspace=None, mask=None)``: ``image`` real ``(B, in_channels, H, W)`` with
@@ -243,6 +251,7 @@ class SwinRestorationTeacher(nn.Module):
         qkv_bias: bool = True,
         drop_path_rate: float = 0.0,
         token_stride: int = 1,
+        interleaved_dc: bool = False,
     ) -> None:
         super().__init__()
         if in_channels not in (1, 2):
@@ -289,6 +298,16 @@ class SwinRestorationTeacher(nn.Module):
                 nn.Conv2d(upsampler_channels, in_channels, 3, padding=1),
             )
         self.data_consistency = HardDataConsistency()
+        self.interleaved_dc = interleaved_dc
+        n_mid = len(depths) - 1 if interleaved_dc else 0
+        shuffle = nn.PixelShuffle(token_stride) if token_stride > 1 else nn.Identity()
+        self.dc_decoders = nn.ModuleList(
+            [nn.Sequential(nn.Conv2d(embed_dim, in_channels * s2, 3, padding=1), shuffle) for _ in range(n_mid)]
+        )
+        self.dc_encoders = nn.ModuleList(
+            [nn.Sequential(nn.PixelUnshuffle(token_stride) if token_stride > 1 else nn.Identity(),
+                           nn.Conv2d(in_channels * s2, embed_dim, 3, padding=1)) for _ in range(n_mid)]
+        )
         self.apply(_init_swinir)
 
     def feature_info(self) -> Dict[str, Tuple[int, int]]:
@@ -311,14 +330,24 @@ class SwinRestorationTeacher(nn.Module):
         x = self.patch_norm(first.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         shift_mask = shifted_window_mask(x.shape[-2], x.shape[-1], self.window_size, self.window_size // 2, x.device)
         taps: Dict[str, Tensor] = {}
+        current = padded  # the running image estimate (padded grid) that interleaved DC refines
+        n_mid = len(self.dc_decoders)
         for i, group in enumerate(self.groups):
             x = group(x, shift_mask)
             taps[f"group{i}"] = x[:, :, :th, :tw]
+            for j, (decoder, encoder) in enumerate(zip(self.dc_decoders, self.dc_encoders)):
+                if j == i and i < n_mid:
+                    estimate = decoder(x) + current
+                    if use_dc and kspace is not None and mask is not None:
+                        estimate = pad_to_multiple(self.data_consistency(estimate[:, :, :h, :w], kspace, mask),
+                                                   self.window_size * self.token_stride)
+                    x = x + encoder(estimate - current)
+                    current = estimate
         x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         x = self.conv_after_body(x) + first
         out = self.reconstruction(x)
         if self.upscale == 1:
-            out = out + padded
+            out = out + current
         out = out[:, :, : h * self.upscale, : w * self.upscale]
         if use_dc and kspace is not None and mask is not None:
             out = self.data_consistency(out, kspace, mask)
