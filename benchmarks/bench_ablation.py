@@ -104,19 +104,29 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     epoch_length = 50
     common = {"patch_size": args.patch_size, "batch_size": args.batch_size, "num_workers": 1, "epoch_length": epoch_length}
-    teacher = train("teacher", "train_teacher.json", "teacher.pt",
-                    {**common, "teacher_preset": "small", "max_epochs": max(args.teacher_iterations // epoch_length, 1),
-                     "val_interval": 4, "learning_rate": 0.0005}, args.retrain)
+    teacher_job = ("teacher", "train_teacher.json", "teacher.pt",
+                   {**common, "teacher_preset": "small", "max_epochs": max(args.teacher_iterations // epoch_length, 1),
+                    "val_interval": 4, "learning_rate": 0.0005})
     student_common = {**common, "max_epochs": max(args.iterations // epoch_length, 1), "val_interval": 2,
-                      "teacher_weights": teacher["weights"]}
-    jobs = [(name, "train_student.json", "model.pt", {**student_common, **ov}) for name, ov in ARMS.items()]
+                      "teacher_weights": str(OUT / slug("teacher") / "teacher.pt")}
     unet_def = {"_target_": "monai_chpnet.networks.FastMRIUNet", "in_channels": 2}
-    jobs.append(("fastMRI U-Net", "train_teacher.json", "teacher.pt",
-                 {**common, "max_epochs": student_common["max_epochs"], "val_interval": 2, "learning_rate": 0.001,
-                  "network_def": unet_def}))
+    unet_job = ("fastMRI U-Net", "train_teacher.json", "teacher.pt",
+                {**common, "max_epochs": student_common["max_epochs"], "val_interval": 2, "learning_rate": 0.001,
+                 "network_def": unet_def})
+    kd_free = [(name, "train_student.json", "model.pt", {**student_common, **ov}) for name, ov in ARMS.items()
+               if ov.get("kd") == "none"]
+    kd_jobs = [(name, "train_student.json", "model.pt", {**student_common, **ov}) for name, ov in ARMS.items()
+               if ov.get("kd") != "none"]
+    run = lambda j: train(j[0], j[1], j[2], j[3], args.retrain)  # noqa: E731
+    # the teacher and the arms that do not need it train side by side; the KD arms wait for the teacher
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        records = list(pool.map(lambda j: train(j[0], j[1], j[2], j[3], args.retrain), jobs))
-    records = [teacher] + records
+        teacher_future = pool.submit(run, teacher_job)
+        free_futures = [pool.submit(run, j) for j in kd_free + [unet_job]]
+        teacher = teacher_future.result()
+        kd_records = list(pool.map(run, kd_jobs))
+        free_records = [f.result() for f in free_futures]
+    by_name = {r["name"]: r for r in free_records + kd_records}
+    records = [teacher] + [by_name[name] for name in list(ARMS) + ["fastMRI U-Net"]]
 
     torch.set_num_threads(2)
     builders = {
