@@ -309,6 +309,9 @@ class SwinRestorationTeacher(nn.Module):
                            nn.Conv2d(in_channels * s2, embed_dim, 3, padding=1)) for _ in range(n_mid)]
         )
         self.apply(_init_swinir)
+        for decoder in self.dc_decoders:  # zero-init: at the start the teacher is the plain SwinIR, then it learns
+            nn.init.zeros_(decoder[0].weight)  # to use the intermediate DC steps (random init adds image-size noise)
+            nn.init.zeros_(decoder[0].bias)
 
     def feature_info(self) -> Dict[str, Tuple[int, int]]:
         """Tap name -> (channels, stride w.r.t. the output grid); one ``group{i}`` per residual group."""

@@ -123,6 +123,9 @@ def test_interleaved_data_consistency_is_exact_and_trained():
     plain = SwinRestorationTeacher(in_channels=2, embed_dim=16, depths=(1, 1, 1), num_heads=2, window_size=4,
                                    token_stride=2)
     assert count_parameters(net) > count_parameters(plain)
+    for decoder in net.dc_decoders:  # zero-initialised: the untrained teacher equals the plain one
+        assert not decoder[0].weight.any()
+        torch.nn.init.normal_(decoder[0].weight, std=0.05)  # as after some training, so every head carries gradient
     image = torch.randn(2, 2, 24, 40)
     kspace = fft2c(channels_to_complex(torch.randn(2, 2, 24, 40)))
     mask = torch.zeros(1, 1, 40)
