@@ -16,6 +16,7 @@ from monailabel.interfaces.exception import MONAILabelException  # noqa: E402
 from monailabel.interfaces.tasks.infer_v2 import InferType  # noqa: E402
 from monailabel.utils.others.class_utils import get_class_of_subclass_from_file  # noqa: E402
 
+from monai_chpnet.data.synthetic import ellipse_phantom, write_fastmri_h5  # noqa: E402
 from monai_chpnet.inference import default_bundle_dir, reconstruct_file  # noqa: E402
 from monai_chpnet.metrics import psnr  # noqa: E402
 from monai_chpnet.monailabel import SAMPLE_APP_DIR, ReconstructionInferTask, ReconstructionTaskConfig  # noqa: E402
@@ -73,6 +74,18 @@ def test_nrrd_result_and_already_undersampled_input(task, slab):
     assert path.suffix == ".nrrd"
     assert_same_geometry(image, sitk.ReadImage(str(slab)))
     assert result["metrics"] == {} and result["params"]["acceleration"] is None  # no reference to score against
+
+
+def test_fastmri_kspace_gives_an_image_on_its_reconstruction_grid(task, tmp_path):
+    h5 = write_fastmri_h5(tmp_path / "file1000001.h5", ellipse_phantom(2, (48, 40)), kspace_shape=(64, 48), recon_size=(40, 40))
+    image, result, path = _run(task, {"image": str(h5), "acceleration": 4})
+    assert path.name.startswith("file1000001_recon_")
+    assert image.GetSize() == (40, 40, 2) and image.GetSpacing() == (1.0, 1.0, 1.0)  # k-space carries no geometry
+    assert set(result["metrics"]) == {"zero_filled", "reconstruction"}
+    multi = write_fastmri_h5(tmp_path / "multi.h5", ellipse_phantom(1, (32, 32)), kspace_shape=(32, 32), recon_size=(32, 32), num_coils=4)
+    with pytest.raises(HTTPException) as err:
+        task({"image": str(multi)})
+    assert err.value.status_code == 422 and "cannot reconstruct multi.h5" in err.value.detail
 
 
 def test_network_is_built_once_per_device(task):
