@@ -32,6 +32,8 @@ EXTRAS = {
         "tensorboard>=2.12",
         "tqdm>=4.60",
     ],
+    # MONAI Label is not an extra: pip cannot install monailabel without its declared deps (sam2, torchvision,
+    # a CUDA torch); scripts/setup.sh installs its minimal set from requirements-monailabel*.txt
     # only needed to re-create the shipped sample data (scripts/make_sample_data.py)
     "sample-data": ["nilearn>=0.10", "scikit-image>=0.21", "nibabel>=5"],
 }
@@ -46,7 +48,11 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["monai_chpnet", "monai_chpnet.*"]),
     include_package_data=True,
-    package_data={"monai_chpnet.data": ["sample/*", "sample/**/*"]},
+    package_data={
+        "monai_chpnet.data": ["sample/*", "sample/**/*"],
+        # the sample MONAI Label app is a folder MONAI Label loads by path, not a package
+        "monai_chpnet.monailabel": ["README.md", "app/*.py", "app/lib/*.py", "app/lib/configs/*.py"],
+    },
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["monai-chpnet=monai_chpnet.__main__:main"]},

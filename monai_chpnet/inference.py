@@ -52,6 +52,7 @@ __all__ = [
     "reconstruct_volume",
     "reconstruct_fastmri",
     "reconstruct_file",
+    "output_geometry",
     "write_outputs",
     "check_output_dir",
     "evaluate_files",
@@ -432,6 +433,16 @@ def _stem(source: str) -> str:
     return name
 
 
+def output_geometry(result: ReconstructionResult) -> Geometry:
+    """The geometry to write ``result``'s volumes with: the input's, or -- for inputs without one (fastMRI
+    k-space) or on another grid -- 1 mm isotropic voxels at the origin, identity direction."""
+    geometry = result.geometry
+    if geometry is None or geometry.array_shape != result.reconstruction.shape:
+        n, h, w = result.reconstruction.shape
+        geometry = Geometry(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=tuple(np.eye(3).ravel()), shape=(n, h, w))
+    return geometry
+
+
 def write_outputs(
     result: ReconstructionResult,
     output_dir: Union[str, os.PathLike],
@@ -447,10 +458,7 @@ def write_outputs(
     """
     out = check_output_dir(output_dir)
     stem = stem or _stem(result.source)
-    geometry = result.geometry
-    if geometry is None or geometry.array_shape != result.reconstruction.shape:
-        n, h, w = result.reconstruction.shape
-        geometry = Geometry(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=tuple(np.eye(3).ravel()), shape=(n, h, w))
+    geometry = output_geometry(result)
     paths = {
         "reconstruction": write_volume(result.reconstruction, geometry, out / f"{stem}_recon.nii.gz"),
         "zero_filled": write_volume(result.zero_filled, geometry, out / f"{stem}_zero_filled.nii.gz"),

@@ -1,0 +1,177 @@
+"""CHPNet reconstruction as a MONAI Label infer task: an image in, its reconstruction (an image, not a label) out.
+
+:class:`ReconstructionInferTask` is a :class:`~monailabel.tasks.infer.basic_infer.BasicInferTask` of type
+``InferType.OTHERS``. Its stages keep MONAI Label's shape (pre-transforms -> inferer -> post-transforms -> writer,
+with MONAI Label's latencies and callbacks) but do no image processing of their own: everything between the file
+and the reconstructed volume is :func:`monai_chpnet.inference.reconstruct_file`, the one path the bundle, the CLI
+and the 3D Slicer module share (read with geometry, simulate the undersampled acquisition or take the image as
+undersampled, normalise, run the student, de-normalise, score against the reference).
+
+* pre-transform :class:`ParseReconRequestd`: checks the image exists and parses ``params``
+  (:func:`~monai_chpnet.monailabel.params.parse_recon_params`);
+* inferer (:meth:`ReconstructionInferTask.run_inferer`): ``reconstruct_file`` with the student built by the
+  bundle's own ``configs/inference.json`` (:func:`~monai_chpnet.inference.load_bundle_network`);
+* post-transforms: none (the result is already in the input's units, on its grid);
+* writer (:meth:`ReconstructionInferTask.writer`): the reconstruction with the input's spacing, origin and
+  direction (:func:`~monai_chpnet.data.volumes.write_volume`), and a result JSON with the metrics.
+
+Client mistakes (unknown image, bad parameter, unreadable file) become ``fastapi.HTTPException`` 404 / 422 with
+a one-line message; MONAI Label would otherwise answer any exception with a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+
+from fastapi import HTTPException
+from monailabel.interfaces.tasks.infer_v2 import InferType
+from monailabel.tasks.infer.basic_infer import BasicInferTask, CallBackTypes
+from torch import nn
+
+from monai_chpnet.data.volumes import write_volume
+from monai_chpnet.inference import (
+    ReconstructionResult,
+    default_bundle_dir,
+    load_bundle_network,
+    output_geometry,
+    reconstruct_file,
+)
+from monai_chpnet.monailabel.params import RECON_DEFAULTS, InvalidRequest, ReconParams, parse_recon_params
+
+__all__ = ["PARAMS_KEY", "ParseReconRequestd", "ReconstructionInferTask"]
+
+logger = logging.getLogger(__name__)
+
+#: where :class:`ParseReconRequestd` leaves the parsed :class:`ReconParams` in the task's data dictionary
+PARAMS_KEY = "recon_params"
+
+
+class ParseReconRequestd:
+    """Pre-transform: check that the request's image exists and put its parsed parameters under ``PARAMS_KEY``.
+
+    MONAI Label replaces an image id by the file's path, and by ``""`` when the datastore does not know the id.
+
+    Raises:
+        InvalidRequest: 404 for a missing image, 422 for a bad parameter.
+    """
+
+    def __call__(self, data: Dict[str, Any]) -> Dict[str, Any]:
+        image = data.get("image_path") or data.get("image")
+        if not isinstance(image, str) or not image:
+            raise InvalidRequest(
+                "image not found: the image id is not in this app's datastore (GET /datastore/?output=all lists "
+                "them) and no file was uploaded.",
+                status_code=404,
+            )
+        if not os.path.exists(image):
+            raise InvalidRequest(f"image not found: {Path(image).name}", status_code=404)
+        data[PARAMS_KEY] = parse_recon_params(data)
+        return data
+
+
+class ReconstructionInferTask(BasicInferTask):
+    """Reconstruct an MR volume (NIfTI / NRRD / MHA, DICOM series folder, fastMRI single-coil ``.h5``) with the
+    ``chpnet_mri_recon`` bundle's student; the result is an image with the input's shape and geometry.
+
+    Request ``params`` (defaults in :data:`~monai_chpnet.monailabel.params.RECON_DEFAULTS`, shown by
+    ``GET /info/``): ``acceleration``, ``center_fraction``, ``mask_type``, ``seed``, ``undersampled``,
+    ``slice_axis``, ``result_extension`` -- see :func:`~monai_chpnet.monailabel.params.parse_recon_params`.
+
+    Args:
+        bundle_dir: the bundle folder; default :func:`monai_chpnet.inference.default_bundle_dir`
+            (``$MONAI_CHPNET_BUNDLE`` or the checkout's ``bundles/chpnet_mri_recon``).
+        description: shown by ``GET /info/``.
+        config: overrides of the request defaults (e.g. ``{"acceleration": 8.0}``).
+        preload: build the network on every device at start-up instead of on the first request.
+    """
+
+    def __init__(
+        self,
+        bundle_dir: Optional[Union[str, os.PathLike]] = None,
+        description: str = "CHPNet MRI reconstruction: an undersampled acquisition in, the reconstructed image out",
+        config: Optional[Dict[str, Any]] = None,
+        preload: bool = False,
+    ) -> None:
+        self.bundle_dir = Path(bundle_dir) if bundle_dir is not None else default_bundle_dir()
+        super().__init__(
+            path=None,
+            network=None,
+            type=InferType.OTHERS,
+            labels=None,
+            dimension=3,
+            description=description,
+            config={**RECON_DEFAULTS, **(config or {})},
+            preload=preload,
+        )
+
+    def is_valid(self) -> bool:
+        """Listed by ``GET /info/`` only while the bundle's inference config is there."""
+        return (self.bundle_dir / "configs" / "inference.json").is_file()
+
+    def __call__(
+        self, request: Dict[str, Any], callbacks: Optional[Dict[CallBackTypes, Any]] = None
+    ) -> Tuple[Optional[str], Dict[str, Any]]:
+        """Run the task (:meth:`BasicInferTask.__call__`); a client's mistake becomes an ``HTTPException``."""
+        try:
+            return super().__call__(request, callbacks)
+        except InvalidRequest as err:
+            logger.warning(f"rejected request ({err.status_code}): {err}")
+            raise HTTPException(status_code=err.status_code, detail=str(err)) from None
+
+    def pre_transforms(self, data: Optional[Dict[str, Any]] = None) -> Sequence[Callable]:
+        return [ParseReconRequestd()]
+
+    def post_transforms(self, data: Optional[Dict[str, Any]] = None) -> Sequence[Callable]:
+        return []
+
+    def _get_network(self, device: str, data: Optional[Dict[str, Any]]) -> nn.Module:
+        """The bundle's student on ``device``, built once per device by the bundle's own inference config."""
+        network = self._networks.get(device)
+        if network is None:
+            logger.info(f"loading the student of {self.bundle_dir} on {device}")
+            network = self._networks[device] = load_bundle_network(self.bundle_dir, device)
+        return network
+
+    def run_inferer(self, data: Dict[str, Any], convert_to_batch: bool = True, device: str = "cuda") -> Dict[str, Any]:
+        """``reconstruct_file`` on the request's image; the :class:`ReconstructionResult` goes to ``pred``.
+
+        Raises:
+            InvalidRequest: 422 when the file cannot be reconstructed (unreadable, 4-D, all zero, multi-coil).
+        """
+        network = self._get_network(device, data)
+        params: ReconParams = data[PARAMS_KEY]
+        path = data.get("image_path") or data["image"]
+        try:
+            result = reconstruct_file(path, network, device=device, **params.reconstruct_kwargs())
+        except (ValueError, OSError) as err:  # the readers' documented errors for a bad input file
+            name = Path(path).name  # the server's paths are none of the client's business
+            raise InvalidRequest(f"cannot reconstruct {name}: {str(err).replace(str(path), name)}") from None
+        logger.info(result.summary())
+        data[self.output_label_key] = result
+        return data
+
+    def writer(self, data: Dict[str, Any], extension: Optional[str] = None, dtype: Any = None) -> Tuple[str, Dict[str, Any]]:
+        """Write the reconstruction with the input's geometry to a temporary file (MONAI Label sends it to the
+        client, then deletes it) and return it with the result JSON: realised acceleration, the parameters used,
+        and PSNR / SSIM / NMSE of the zero-filled input and of the reconstruction when a reference exists."""
+        result: ReconstructionResult = data[self.output_label_key]
+        params: ReconParams = data[PARAMS_KEY]
+        suffix = extension or params.result_extension
+        stem = Path(result.source).name.split(".")[0] or "volume"
+        fd, name = tempfile.mkstemp(prefix=f"{stem}_recon_", suffix=suffix)
+        os.close(fd)
+        path = write_volume(result.reconstruction, output_geometry(result), name)
+        report = {
+            "source": Path(result.source).name,
+            "shape": list(result.reconstruction.shape),
+            "acceleration": result.acceleration,
+            "params": params.to_json(),
+            "metrics": result.metrics,
+            "seconds": round(result.seconds, 3),
+        }
+        return str(path), report
+

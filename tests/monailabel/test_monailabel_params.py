@@ -1,0 +1,60 @@
+"""Request parameters of the MONAI Label task: defaults, coercion of client values, one readable error per mistake."""
+
+import pytest
+from monailabel_fixtures import MONAILABEL_REQUIRED
+
+pytest.importorskip(MONAILABEL_REQUIRED, reason="MONAI Label is an optional extra (bash scripts/setup.sh test)")
+
+from monai_chpnet.monailabel.params import RECON_DEFAULTS, InvalidRequest, ReconParams, parse_recon_params  # noqa: E402
+
+
+def test_config_defaults_are_the_documented_defaults():
+    # the task's config merged into the request, as MONAI Label does, with list-valued choices
+    params = parse_recon_params(dict(RECON_DEFAULTS))
+    assert params == ReconParams(acceleration=4.0, mask_type="random", seed=0, slice_axis=0, result_extension=".nii.gz")
+    assert parse_recon_params({}) == params
+    assert params.reconstruct_kwargs() == {
+        "acceleration": 4.0, "center_fraction": None, "mask_type": "random", "seed": 0, "slice_axis": 0,
+    }
+
+
+def test_client_values_are_coerced():
+    params = parse_recon_params({
+        "acceleration": "8", "center_fraction": 0.04, "mask_type": "equispaced", "seed": "7.0", "slice_axis": 2,
+        "result_extension": "nrrd", "model": "chpnet_mri_recon", "device": "cpu",  # MONAI Label's keys: ignored
+    })
+    assert params == ReconParams(8.0, 0.04, "equispaced", 7, 2, ".nrrd")
+    assert params.to_json()["acceleration"] == 8.0
+
+
+@pytest.mark.parametrize("value", [True, "true", "1", "yes"])
+def test_already_undersampled_means_no_simulated_acceleration(value):
+    params = parse_recon_params({"undersampled": value, "acceleration": "ignored"})
+    assert params.acceleration is None and params.reconstruct_kwargs()["acceleration"] is None
+
+
+@pytest.mark.parametrize(
+    "request_, words",
+    [
+        ({"acceleration": 0.5}, "acceleration must be >= 1"),
+        ({"acceleration": -4}, "acceleration must be >= 1"),
+        ({"acceleration": "fast"}, "acceleration must be a number, got 'fast'"),
+        ({"acceleration": True}, "acceleration must be a number"),
+        ({"acceleration": [None]}, "acceleration must be a number"),
+        ({"acceleration": "nan"}, "acceleration must be a finite number"),
+        ({"acceleration": float("inf")}, "acceleration must be a finite number"),
+        ({"center_fraction": 1.5}, "center_fraction must be in (0, 1)"),
+        ({"mask_type": "spiral"}, "mask_type must be one of ['equispaced', 'random'], got 'spiral'"),
+        ({"mask_type": {"a": 1}}, "mask_type must be one of"),
+        ({"seed": -1}, "seed must be an integer from 0 to 4294967295, got -1"),
+        ({"seed": 1.5}, "seed must be an integer"),
+        ({"slice_axis": 3}, "slice_axis must be an integer from 0 to 2"),
+        ({"undersampled": "maybe"}, "undersampled must be true or false, got 'maybe'"),
+        ({"result_extension": ".png"}, "result_extension must be one of"),
+    ],
+)
+def test_bad_values_name_the_key_and_what_is_accepted(request_, words):
+    with pytest.raises(InvalidRequest) as err:
+        parse_recon_params(request_)
+    assert err.value.status_code == 422
+    assert words in str(err.value)
