@@ -76,7 +76,7 @@ def train(name: str, config: str, weights: str, overrides: Dict[str, object], re
         return {**record, **json.loads((ckpt_dir / "train_record.json").read_text())}
     print(f"[ablation] {name}: training ({' '.join(f'{k}={v}' for k, v in overrides.items())})", flush=True)
     start = time.perf_counter()
-    with open(ckpt_dir / "train.log", "w") as log:
+    with open(ckpt_dir / "train.log", "a") as log:  # appended: a resumed run keeps its history
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
