@@ -34,6 +34,9 @@ EXTRAS = {
     ],
     # only needed to re-create the shipped sample data (scripts/make_sample_data.py)
     "sample-data": ["nilearn>=0.10", "scikit-image>=0.21"],
+    # headless MRML scenes (with vtk) to test the 3D Slicer extension's library (tests/slicer); Slicer itself
+    # ships its own MRML, so the extension never needs this
+    "slicer": ["slicer-core>=5.11"],
 }
 
 setup(

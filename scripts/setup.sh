@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or update) the project's virtual environment in .venv.
 #   bash scripts/setup.sh          # runtime dependencies
-#   bash scripts/setup.sh test     # + test dependencies
+#   bash scripts/setup.sh test     # + test dependencies (including the 'slicer' extra: slicer-core, for tests/slicer)
 # torch==2.13.0 (CPU wheel) is installed before anything else so no other package can pull a CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,8 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+
   pip_ -c constraints.txt torch==2.13.0
 fi
 spec="."
+# the tests of the 3D Slicer extension need headless MRML scenes: the test set-up adds the 'slicer' extra
+[[ ",$extras," == *",test,"* ]] && extras="$extras,slicer"
 [[ -n "$extras" ]] && spec=".[$extras]"
 echo "[setup] installing monai_chpnet $spec"
 pip_ -c constraints.txt -e "$spec"
