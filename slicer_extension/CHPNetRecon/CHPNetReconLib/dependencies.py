@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional, Tuple
 
 __all__ = [
     "SOURCE_ENV",
     "MODULE_DIR",
     "REQUIREMENTS_FILE",
     "read_requirements",
+    "missing_requirements",
     "is_source_checkout",
     "find_source_checkout",
     "monai_chpnet_importable",
@@ -43,6 +46,31 @@ def read_requirements(path: Path = REQUIREMENTS_FILE) -> List[str]:
     """Requirement specifiers of a ``requirements.txt`` (comments and blank lines dropped)."""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
     return [line for line in lines if line]
+
+
+def _parse(spec: str) -> Tuple[str, Any]:
+    """``(distribution name, packaging SpecifierSet or None)`` of a requirement specifier."""
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # no 'packaging': check presence only
+        return re.match(r"[A-Za-z0-9._-]+", spec.strip()).group(0), None  # type: ignore[union-attr]
+    requirement = Requirement(spec)
+    return requirement.name, requirement.specifier
+
+
+def missing_requirements(requirements: List[str]) -> List[str]:
+    """The specifiers whose distribution is not installed, or is installed at a version outside the specifier."""
+    missing = []
+    for spec in requirements:
+        name, specifier = _parse(spec)
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            missing.append(spec)
+            continue
+        if specifier is not None and not specifier.contains(installed, prereleases=True):
+            missing.append(spec)
+    return missing
 
 
 def is_source_checkout(folder: Path) -> bool:
