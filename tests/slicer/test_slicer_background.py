@@ -68,6 +68,9 @@ def test_background_reference_volume_is_sent_to_the_worker(scene, make_volume, s
 
 def test_cancel_terminates_the_worker(scene, input_node):
     job = ReconstructionLogic(scene).start_background(input_node, ReconstructionRequest(threads=1), env=ONE_THREAD)
+    with pytest.raises(RuntimeError, match="still running"):
+        job.finish()  # too early: the files stay for the worker
+    assert os.path.isdir(job.temp_dir)
     job.cancel()
     status = job.wait(60)
     assert status.state is JobState.CANCELLED

@@ -111,3 +111,24 @@ def test_the_library_imports_neither_torch_nor_monai_chpnet():
         "assert not heavy, heavy\n" % str(MODULE_DIR)
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_logic_can_sit_beside_a_cooperative_scripted_module_logic(scene):
+    """Slicer's ScriptedLoadableModuleLogic.__init__ calls super().__init__(): the module's
+    CHPNetReconLogic(ScriptedLoadableModuleLogic, ReconstructionLogic) must survive that."""
+
+    class CooperativeBase:  # what ScriptedLoadableModuleLogic does
+        def __init__(self, parent=None):
+            super().__init__()
+            self.moduleName = "CHPNetRecon"
+
+    class ModuleLogic(CooperativeBase, ReconstructionLogic):
+        def __init__(self):
+            CooperativeBase.__init__(self)
+            ReconstructionLogic.__init__(self, scene)
+
+    logic = ModuleLogic()
+    assert logic.scene is scene and logic.moduleName == "CHPNetRecon"
+    if not hasattr(slicer, "mrmlScene"):
+        with pytest.raises(RuntimeError, match="no MRML scene"):
+            ReconstructionLogic().scene

@@ -91,10 +91,25 @@ class ReconstructionOutcome:
 
 
 class ReconstructionLogic:
-    """Reconstruct volume nodes of ``scene`` with the chpnet_mri_recon bundle (see the module docstring)."""
+    """Reconstruct volume nodes of ``scene`` with the chpnet_mri_recon bundle (see the module docstring).
 
-    def __init__(self, scene: slicer.vtkMRMLScene) -> None:
-        self.scene = scene
+    Args:
+        scene: the MRML scene; ``None``: ``slicer.mrmlScene`` (inside Slicer). The constructor takes no other
+            argument, so it can sit beside ``ScriptedLoadableModuleLogic`` (whose ``__init__`` calls
+            ``super().__init__()``) in a module's logic class.
+    """
+
+    def __init__(self, scene: Optional[slicer.vtkMRMLScene] = None) -> None:
+        self._scene = scene
+
+    @property
+    def scene(self) -> slicer.vtkMRMLScene:
+        if self._scene is not None:
+            return self._scene
+        scene = getattr(slicer, "mrmlScene", None)
+        if scene is None:
+            raise RuntimeError("no MRML scene: pass one to ReconstructionLogic(scene) outside Slicer.")
+        return scene
 
     # -- validation ----------------------------------------------------------------------------------------------
 
@@ -256,9 +271,12 @@ class BackgroundJob:
         """Read the worker's outputs into the output nodes and delete the temporary files.
 
         Raises:
+            RuntimeError: the worker is still running (``wait()`` or ``cancel()`` first).
             ReconstructionCancelledError: it was cancelled.
             ReconstructionFailedError: it failed (the message carries the worker's error line).
         """
+        if not self.poll().finished:
+            raise RuntimeError("the background reconstruction is still running; wait for it or cancel it first.")
         try:
             return self.logic.apply(self.plan, self.process.outputs(), self.show)
         finally:
