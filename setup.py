@@ -36,6 +36,9 @@ EXTRAS = {
     # a CUDA torch); scripts/setup.sh installs its minimal set from requirements-monailabel*.txt
     # only needed to re-create the shipped sample data (scripts/make_sample_data.py)
     "sample-data": ["nilearn>=0.10", "scikit-image>=0.21", "nibabel>=5"],
+    # headless MRML scenes (with vtk) to test the 3D Slicer extension's library (tests/slicer); Slicer itself
+    # ships its own MRML, so the extension never needs this
+    "slicer": ["slicer-core>=5.11"],
 }
 
 setup(

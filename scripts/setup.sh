@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create (or update) the project's virtual environment in .venv.
 #   bash scripts/setup.sh             # runtime dependencies
-#   bash scripts/setup.sh test        # + test dependencies and MONAI Label (its tests run in CI)
+#   bash scripts/setup.sh test        # + test dependencies, the 'slicer' extra (slicer-core, for tests/slicer)
+#                                     #   and MONAI Label (its tests run in CI)
 #   bash scripts/setup.sh monailabel  # runtime + MONAI Label, to serve the bundle (monai_chpnet/monailabel)
 # torch==2.13.0 (CPU wheel) is installed before anything else so no other package can pull a CUDA build.
 # MONAI Label comes from requirements-monailabel*.txt: its minimal serving set, monailabel itself --no-deps
@@ -26,6 +27,8 @@ for e in ${extras//,/ }; do
   if [[ "$e" != monailabel ]]; then pip_extras="${pip_extras:+$pip_extras,}$e"; fi
 done
 spec="."
+# the tests of the 3D Slicer extension need headless MRML scenes: the test set-up adds the 'slicer' extra
+[[ ",$pip_extras," == *",test,"* ]] && pip_extras="$pip_extras,slicer"
 [[ -n "$pip_extras" ]] && spec=".[$pip_extras]"
 if [[ $monailabel == 1 ]]; then
   echo "[setup] installing monai_chpnet $spec + MONAI Label's serving dependencies"
