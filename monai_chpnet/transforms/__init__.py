@@ -31,7 +31,7 @@ from monai_chpnet.transforms.acquisition import (
     ZeroFilledChannelsd,
     undersample_kspace,
 )
-from monai_chpnet.transforms.crop import CenterCropHW, CenterCropHWd
+from monai_chpnet.transforms.crop import CenterCropHW, CenterCropHWd, RandSignalSpatialCrop, RandSignalSpatialCropd
 from monai_chpnet.transforms.degradation import SR_MODES, SRDownsample, SRDownsampled
 from monai_chpnet.transforms.intensity import NORM_MODES, NormalizeInstance, NormalizeInstanced, denormalize
 from monai_chpnet.transforms.masks import (
@@ -55,6 +55,8 @@ __all__ = [
     "CartesianMaskFunc",
     "CenterCropHW",
     "CenterCropHWd",
+    "RandSignalSpatialCrop",
+    "RandSignalSpatialCropd",
     "EquispacedMaskFractionFunc",
     "MASK_FUNCS",
     "MaskSample",

@@ -1,17 +1,18 @@
-"""Centre crop of the last two axes to a fixed size or to the size of another entry (fastMRI: the target)."""
+"""Crops: centre crop of the last two axes to a fixed size or to the size of another entry (fastMRI: the target),
+and random patches that are not empty (a patch of background has no k-space to reconstruct)."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, Hashable, Mapping, Optional, Sequence
 
 from monai.config import KeysCollection, NdarrayOrTensor
-from monai.transforms import MapTransform, Transform
+from monai.transforms import MapTransform, RandSpatialCrop, RandSpatialCropd, Transform
 from monai.utils import TransformBackends, convert_to_tensor
 from torch import Tensor
 
 from monai_chpnet.kspace import center_crop_hw
 
-__all__ = ["CenterCropHW", "CenterCropHWd"]
+__all__ = ["CenterCropHW", "CenterCropHWd", "RandSignalSpatialCrop", "RandSignalSpatialCropd"]
 
 
 class CenterCropHW(Transform):
@@ -79,3 +80,48 @@ class CenterCropHWd(MapTransform):
         for key in self.key_iterator(d):
             d[key] = self.cropper(d[key], size, name=key)
         return d
+
+
+class RandSignalSpatialCrop(RandSpatialCrop):
+    """:class:`monai.transforms.RandSpatialCrop` that draws again (up to ``max_tries`` times) while the patch is all
+    zero, e.g. background around an anatomy. Patches with any signal are drawn exactly as by the parent class.
+
+    Args:
+        roi_size: patch size, as :class:`~monai.transforms.RandSpatialCrop` (``random_size=False``).
+        max_tries: draws before giving up and returning the last (empty) patch.
+    """
+
+    def __init__(self, roi_size: Sequence[int], max_tries: int = 10) -> None:
+        super().__init__(roi_size=roi_size, random_size=False)
+        if max_tries < 1:
+            raise ValueError(f"max_tries must be >= 1, got {max_tries}.")
+        self.max_tries = max_tries
+
+    def __call__(self, img: Any, randomize: bool = True, lazy: Optional[bool] = None) -> Any:  # type: ignore[override]
+        out = super().__call__(img, randomize=randomize, lazy=lazy)
+        for _ in range(self.max_tries - 1):
+            if not randomize or bool(out.any()):
+                break
+            out = super().__call__(img, randomize=True, lazy=lazy)
+        return out
+
+
+class RandSignalSpatialCropd(RandSpatialCropd):
+    """Dictionary version of :class:`RandSignalSpatialCrop`: one patch location for all ``keys``, drawn again while
+    the first key's patch is all zero."""
+
+    def __init__(self, keys: KeysCollection, roi_size: Sequence[int], max_tries: int = 10,
+                 allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, roi_size=roi_size, random_size=False, allow_missing_keys=allow_missing_keys)
+        if max_tries < 1:
+            raise ValueError(f"max_tries must be >= 1, got {max_tries}.")
+        self.max_tries = max_tries
+
+    def __call__(self, data: Mapping[Hashable, Any], lazy: Optional[bool] = None) -> Dict[Hashable, Any]:  # type: ignore[override]
+        first = self.first_key(data)
+        out = super().__call__(data, lazy=lazy)
+        for _ in range(self.max_tries - 1):
+            if first == () or bool(out[first].any()):
+                break
+            out = super().__call__(data, lazy=lazy)
+        return out

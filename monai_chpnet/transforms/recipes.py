@@ -21,13 +21,13 @@ from monai.transforms import (
     RandLambdad,
     RandRotate90d,
     RandScaleIntensityd,
-    RandSpatialCropd,
     RandZoomd,
     ScaleIntensityd,
     SpatialPadd,
 )
 
 from monai_chpnet.keys import ReconKeys
+from monai_chpnet.transforms.crop import RandSignalSpatialCropd
 from monai_chpnet.transforms.acquisition import RandSimulateAcquisitiond, ZeroFilledChannelsd
 from monai_chpnet.transforms.intensity import NormalizeInstanced
 
@@ -72,7 +72,7 @@ def train_transforms(
         steps.append(RandZoomd(t, prob=zoom_prob, min_zoom=min_zoom, max_zoom=1.0, keep_size=False, mode="area"))
     steps += [
         SpatialPadd(t, spatial_size=(patch_size, patch_size), mode="reflect"),
-        RandSpatialCropd(t, roi_size=(patch_size, patch_size), random_size=False),
+        RandSignalSpatialCropd(t, roi_size=(patch_size, patch_size)),
     ]
     if augment:
         steps += [
