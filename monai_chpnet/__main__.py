@@ -29,7 +29,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     if network is None:
         print("no --weights given: writing the zero-filled reconstruction (the baseline)")
     result = reconstruct_file(
-        args.input, network, acceleration=None if args.undersampled else args.acceleration,
+        args.input, network, acceleration=args.acceleration, undersampled=args.undersampled,
         slice_axis=args.slice_axis, center_fraction=args.center_fraction, mask_type=args.mask, seed=args.seed,
         device=args.device, batch_size=args.batch_size, progress=_progress,
     )
@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--mask", choices=("random", "equispaced"), default="random", help="column mask type")
         p.add_argument("--seed", type=int, default=0, help="mask seed (one mask per volume)")
         p.add_argument("--undersampled", action="store_true",
-                       help="the input is already undersampled: reconstruct it as it is (no simulation)")
+                       help="the input is already undersampled: a .h5's k-space is taken as acquired; an image volume is "
+                            "the zero-filled magnitude of an acquisition with the --acceleration/--mask/--seed mask")
         p.add_argument("--slice-axis", type=int, default=0, choices=(0, 1, 2), help="array axis to slice along")
         p.add_argument("--output-dir", default="outputs", help="where NIfTI, figure and metrics go (default ./outputs)")
         p.add_argument("--device", default="cpu", help="torch device (default cpu)")

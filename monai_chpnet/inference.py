@@ -37,6 +37,7 @@ from monai_chpnet.data.volumes import VOLUME_SUFFIXES, Geometry, read_volume, wr
 from monai_chpnet.engines.prepare import ReconPrepareBatch, denormalize_batch, match_target
 from monai_chpnet.figures import save_png_row, to_uint8
 from monai_chpnet.keys import ReconKeys
+from monai_chpnet.kspace import fft2c
 from monai_chpnet.metrics import nmse, psnr, ssim
 from monai_chpnet.transforms.recipes import eval_transforms, kspace_transforms
 
@@ -282,6 +283,19 @@ def _metrics(reference: np.ndarray, results: Mapping[str, np.ndarray]) -> Dict[s
     }
 
 
+def _as_acquired(image: torch.Tensor, mask: torch.Tensor) -> Dict[str, Any]:
+    """A network sample for an already-undersampled magnitude slice ``(1, H, W)`` acquired with column ``mask``:
+    the slice (scaled by its standard deviation) is the zero-filled input, its k-space on the sampled columns the
+    measurement for data consistency; no target."""
+    scale = float(image.std()) + 1e-11
+    x = image / scale
+    return {
+        ReconKeys.IMAGE: torch.cat([x, torch.zeros_like(x)]), ReconKeys.ZERO_FILLED: x,
+        ReconKeys.KSPACE_MASKED: fft2c(torch.complex(x, torch.zeros_like(x))) * mask, ReconKeys.MASK: mask,
+        ReconKeys.MEAN: 0.0, ReconKeys.STD: scale,
+    }
+
+
 def reconstruct_volume(
     volume: np.ndarray,
     network: Optional[nn.Module] = None,
@@ -294,16 +308,22 @@ def reconstruct_volume(
     batch_size: int = 4,
     progress: Optional[Progress] = None,
     source: str = "volume",
+    undersampled: bool = False,
 ) -> ReconstructionResult:
     """Reconstruct a magnitude volume ``(slices, H, W)``.
 
-    With ``acceleration`` the volume is the fully-sampled reference: each slice is retrospectively undersampled
-    (one mask for the whole volume, drawn from ``seed``) and reconstructed; metrics are computed against it.
-    With ``acceleration=None`` the volume is taken as already-undersampled magnitude images: no k-space is
-    available, so the network runs without data consistency and there is no reference.
+    By default the volume is the fully-sampled reference: each slice is retrospectively undersampled with the
+    ``acceleration`` / ``center_fraction`` / ``mask_type`` mask (one for the whole volume, drawn from ``seed``) and
+    reconstructed; metrics are computed against it.
+
+    With ``undersampled=True`` the volume is the zero-filled magnitude of an acquisition made with that mask
+    (the same parameters describe the acquisition): data consistency keeps the image's own k-space on the
+    sampled columns and the network fills the others; there is no reference. A magnitude image carries no
+    phase, so this recovers less than raw k-space does (use a fastMRI ``.h5`` when there is one).
 
     Raises:
-        ValueError: not a 3-D array, fewer than 2 pixels along H or W, non-finite values.
+        ValueError: not a 3-D array, fewer than 2 pixels along H or W, non-finite values; ``acceleration=None``
+            (an image volume has no k-space of its own: give the acquisition's acceleration).
     """
     vol = np.asarray(volume)
     if vol.ndim != 3:
@@ -317,18 +337,17 @@ def reconstruct_volume(
     keep = np.flatnonzero(np.any(vol != 0, axis=(1, 2)))
     if keep.size == 0:
         raise ValueError(f"volume {source} of shape {vol.shape} is all zero.")
-    if acceleration is not None:
-        transform = simulation_transform(acceleration, center_fraction, mask_type)
-        samples = [transform({ReconKeys.TARGET: torch.as_tensor(vol[k][None], dtype=torch.float32), "mask_seed": int(seed)}) for k in keep]
-        mask = samples[0][ReconKeys.MASK].reshape(-1).numpy()
-    else:
-        samples = []
-        for k in keep:
-            x = torch.as_tensor(vol[k][None], dtype=torch.float32)
-            scale = float(x.std()) + 1e-11
-            samples.append({ReconKeys.IMAGE: torch.cat([x / scale, torch.zeros_like(x)]), ReconKeys.ZERO_FILLED: x / scale,
-                            ReconKeys.MEAN: 0.0, ReconKeys.STD: scale})
-        mask = np.ones(vol.shape[-1], dtype=np.float32)
+    if acceleration is None:
+        raise ValueError(
+            f"volume {source}: an image volume has no k-space of its own, so acceleration=None cannot be "
+            "reconstructed; give the acceleration to simulate, or the acquisition's with undersampled=True."
+        )
+    transform = simulation_transform(acceleration, center_fraction, mask_type)
+    slices = [{ReconKeys.TARGET: torch.as_tensor(vol[k][None], dtype=torch.float32), "mask_seed": int(seed)} for k in keep]
+    samples = [transform(d) for d in slices]
+    if undersampled:
+        samples = [_as_acquired(d[ReconKeys.TARGET], s[ReconKeys.MASK]) for d, s in zip(slices, samples)]
+    mask = samples[0][ReconKeys.MASK].reshape(-1).numpy()
     kept = reconstruct_samples(samples, network, device, batch_size, progress=progress)
     out = {}
     for key, x in kept.items():
@@ -380,10 +399,15 @@ def reconstruct_file(
     network: Optional[nn.Module] = None,
     acceleration: Optional[float] = 4.0,
     slice_axis: int = 0,
+    undersampled: bool = False,
     **kwargs: Any,
 ) -> ReconstructionResult:
     """Reconstruct a file: fastMRI ``.h5`` (its own k-space) or an image volume (NIfTI / NRRD / MHA / DICOM file
     or series folder, via SimpleITK) along ``slice_axis``. Other arguments as :func:`reconstruct_volume`.
+
+    ``undersampled=True``: the input is already undersampled -- an ``.h5``'s k-space is taken as acquired (its
+    mask is read from it, ``acceleration`` is ignored); an image volume is the zero-filled magnitude of an
+    acquisition with the ``acceleration`` / ``mask_type`` / ``seed`` mask (see :func:`reconstruct_volume`).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -394,9 +418,10 @@ def reconstruct_file(
         raise FileNotFoundError(f"input not found: {p}")
     if p.suffix.lower() in (".h5", ".hdf5"):
         kwargs.pop("seed", None)
-        return reconstruct_fastmri(p, acceleration=acceleration, network=network, **kwargs)
+        return reconstruct_fastmri(p, acceleration=None if undersampled else acceleration, network=network, **kwargs)
     volume, geometry = read_volume(p, slice_axis=slice_axis)
-    return reconstruct_volume(volume, network, acceleration, geometry=geometry, source=str(p), **kwargs)
+    return reconstruct_volume(volume, network, acceleration, geometry=geometry, source=str(p),
+                              undersampled=undersampled, **kwargs)
 
 
 def check_output_dir(output_dir: Union[str, os.PathLike]) -> Path:
@@ -530,7 +555,7 @@ class FileReconstructor:
     ) -> None:
         self.dataset, self.network, self.output_dir = list(dataset), network, output_dir
         self.kwargs = dict(
-            acceleration=None if undersampled else acceleration, mask_type=mask_type, seed=seed,
+            acceleration=acceleration, undersampled=undersampled, mask_type=mask_type, seed=seed,
             slice_axis=slice_axis, device=device, batch_size=batch_size,
         )
 

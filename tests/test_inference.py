@@ -185,3 +185,25 @@ def test_load_bundle_network_is_the_shipped_student(tmp_path, monkeypatch):
         default_bundle_dir()
     with pytest.raises(FileNotFoundError, match="bundle weights not found"):
         load_bundle_network(bundle, checkpoint=tmp_path / "missing.pt")
+
+
+def test_already_undersampled_images_use_the_acquisitions_mask():
+    """An image that *is* a zero-filled acquisition is reconstructed with that acquisition's mask: the measured
+    columns of its k-space are kept (same mask as the simulation with that seed), the network (with data consistency) improves on it, and an image
+    volume without any acceleration is a clear error instead of a network run without data consistency."""
+    from monai_chpnet.inference import load_bundle_network
+
+    volume, _ = read_volume(sample_volume_path())
+    volume = volume[8:12]
+    net = load_bundle_network()
+    acquired = reconstruct_volume(volume, None, acceleration=4.0, seed=3)
+    result = reconstruct_volume(acquired.zero_filled, net, acceleration=4.0, seed=3, undersampled=True)
+    assert result.reference is None and result.metrics == {}
+    np.testing.assert_array_equal(result.mask, acquired.mask)
+    assert np.allclose(result.zero_filled, acquired.zero_filled, rtol=1e-4, atol=1e-3)
+    assert psnr(volume, result.reconstruction) > psnr(volume, acquired.zero_filled) + 0.2
+    # zero-filled "reconstruction" of an undersampled input is the input
+    baseline = reconstruct_volume(acquired.zero_filled, None, acceleration=4.0, seed=3, undersampled=True)
+    assert np.allclose(baseline.reconstruction, acquired.zero_filled, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="no k-space of its own"):
+        reconstruct_volume(volume, net, acceleration=None)

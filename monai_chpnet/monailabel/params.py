@@ -46,7 +46,9 @@ class ReconParams:
     """One request's reconstruction settings.
 
     Attributes:
-        acceleration: the simulated acceleration, or ``None`` when the input is ``undersampled`` already.
+        acceleration: the simulated acceleration or, with ``undersampled``, the acquisition's (its mask, with
+            ``center_fraction`` / ``mask_type`` / ``seed``, tells data consistency which columns were measured).
+        undersampled: the image is already undersampled (no simulation, no reference, no metrics).
         center_fraction: fully-sampled centre fraction; ``None`` pairs it with the acceleration as fastMRI does.
         mask_type: a :data:`~monai_chpnet.transforms.masks.MASK_FUNCS` name.
         seed: seeds the volume's one mask (same seed, same mask).
@@ -55,7 +57,8 @@ class ReconParams:
             :data:`~monai_chpnet.data.volumes.VOLUME_SUFFIXES`.
     """
 
-    acceleration: Optional[float] = 4.0
+    acceleration: float = 4.0
+    undersampled: bool = False
     center_fraction: Optional[float] = None
     mask_type: str = "random"
     seed: int = 0
@@ -65,7 +68,7 @@ class ReconParams:
     def reconstruct_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments of :func:`monai_chpnet.inference.reconstruct_file`."""
         return {
-            "acceleration": self.acceleration, "center_fraction": self.center_fraction,
+            "acceleration": self.acceleration, "undersampled": self.undersampled, "center_fraction": self.center_fraction,
             "mask_type": self.mask_type, "seed": self.seed, "slice_axis": self.slice_axis,
         }
 
@@ -106,7 +109,8 @@ def parse_recon_params(request: Mapping[str, Any]) -> ReconParams:
     Keys (all optional; other keys, MONAI Label's own, are ignored):
         ``acceleration`` (number >= 1), ``center_fraction`` (number in (0, 1) or null), ``mask_type``
         (``"random"`` / ``"equispaced"``), ``seed`` (integer in [0, 2**32 - 1]), ``undersampled`` (bool or
-        ``"true"``/``"false"``: the image is already undersampled, so nothing is simulated and there is no
+        ``"true"``/``"false"``: the image is already undersampled -- acquired with the mask that ``acceleration``,
+        ``center_fraction``, ``mask_type`` and ``seed`` describe -- so nothing is simulated and there is no
         reference), ``slice_axis`` (0, 1 or 2), ``result_extension`` (``".nii.gz"``, ``".nii"``, ``".nrrd"``,
         ``".mha"``; the dot is optional).
 
@@ -121,11 +125,9 @@ def parse_recon_params(request: Mapping[str, Any]) -> ReconParams:
         undersampled = flag(get("undersampled"), "undersampled")
     except ValueError as err:
         raise InvalidRequest(str(err)) from None
-    acceleration: Optional[float] = None
-    if not undersampled:
-        acceleration = _number(get("acceleration"), "acceleration")
-        if acceleration < 1:
-            raise InvalidRequest(f"acceleration must be >= 1 (k-space columns per sampled column), got {acceleration:g}.")
+    acceleration = _number(get("acceleration"), "acceleration")
+    if acceleration < 1:
+        raise InvalidRequest(f"acceleration must be >= 1 (k-space columns per sampled column), got {acceleration:g}.")
 
     center_fraction = get("center_fraction")
     if center_fraction is not None:
@@ -144,6 +146,7 @@ def parse_recon_params(request: Mapping[str, Any]) -> ReconParams:
 
     return ReconParams(
         acceleration=acceleration,
+        undersampled=undersampled,
         center_fraction=center_fraction,
         mask_type=mask_type,
         seed=_integer(get("seed"), "seed", 0, 2**32 - 1),

@@ -241,9 +241,13 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.enabled = running
 
     def _updateSimulationWidgets(self, caller=None, event=None) -> None:
+        # acceleration, mask and seed describe the simulated acquisition or, for an already-undersampled input,
+        # the acquisition it came from (data consistency needs its mask): they stay enabled either way
         simulate = self.ui.simulateCheckBox.checked
+        tip = _("of the simulated acquisition") if simulate else _("of the acquisition the input came from")
         for widget in (self.ui.accelerationSliderWidget, self.ui.maskTypeComboBox, self.ui.seedSpinBox):
-            widget.enabled = simulate
+            widget.enabled = True
+            widget.toolTip = tip
 
     # -- actions -----------------------------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ def test_config_defaults_are_the_documented_defaults():
     assert params == ReconParams(acceleration=4.0, mask_type="random", seed=0, slice_axis=0, result_extension=".nii.gz")
     assert parse_recon_params({}) == params
     assert params.reconstruct_kwargs() == {
-        "acceleration": 4.0, "center_fraction": None, "mask_type": "random", "seed": 0, "slice_axis": 0,
+        "acceleration": 4.0, "undersampled": False, "center_fraction": None, "mask_type": "random", "seed": 0,
+        "slice_axis": 0,
     }
 
 
@@ -23,14 +24,18 @@ def test_client_values_are_coerced():
         "acceleration": "8", "center_fraction": 0.04, "mask_type": "equispaced", "seed": "7.0", "slice_axis": 2,
         "result_extension": "nrrd", "model": "chpnet_mri_recon", "device": "cpu",  # MONAI Label's keys: ignored
     })
-    assert params == ReconParams(8.0, 0.04, "equispaced", 7, 2, ".nrrd")
+    assert params == ReconParams(8.0, False, 0.04, "equispaced", 7, 2, ".nrrd")
     assert params.to_json()["acceleration"] == 8.0
 
 
 @pytest.mark.parametrize("value", [True, "true", "1", "yes"])
-def test_already_undersampled_means_no_simulated_acceleration(value):
-    params = parse_recon_params({"undersampled": value, "acceleration": "ignored"})
-    assert params.acceleration is None and params.reconstruct_kwargs()["acceleration"] is None
+def test_already_undersampled_keeps_the_acquisitions_acceleration(value):
+    """The acceleration (and mask type, seed) of an undersampled input describe its acquisition's mask."""
+    params = parse_recon_params({"undersampled": value, "acceleration": "8"})
+    assert params.undersampled and params.reconstruct_kwargs()["acceleration"] == 8.0
+    assert params.reconstruct_kwargs()["undersampled"] is True
+    with pytest.raises(InvalidRequest, match="acceleration must be a number"):
+        parse_recon_params({"undersampled": value, "acceleration": "ignored"})
 
 
 @pytest.mark.parametrize(

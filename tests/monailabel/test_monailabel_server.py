@@ -167,7 +167,7 @@ def test_infer_returns_the_image_with_the_input_geometry_and_beats_zero_filling(
     assert recon_psnr > zf_psnr + 1.0, (recon_psnr, zf_psnr)
     assert result["metrics"]["reconstruction"]["psnr"] == pytest.approx(recon_psnr, abs=1e-3)
     assert result["metrics"]["zero_filled"]["psnr"] == pytest.approx(zf_psnr, abs=1e-3)
-    assert result["params"] == {"acceleration": 4.0, "center_fraction": None, "mask_type": "random", "seed": 0,
+    assert result["params"] == {"acceleration": 4.0, "undersampled": False, "center_fraction": None, "mask_type": "random", "seed": 0,
                                 "slice_axis": 0, "result_extension": ".nii.gz"}
 
 

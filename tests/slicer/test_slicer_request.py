@@ -13,7 +13,8 @@ def test_defaults_are_fastmri_4x_random_along_k():
     request = ReconstructionRequest().validated()
     assert (request.acceleration, request.mask_type, request.slice_axis, request.simulate) == (4.0, "random", "K", True)
     assert request.model_acceleration == 4.0
-    assert ReconstructionRequest(simulate=False).model_acceleration is None  # already undersampled input
+    already = ReconstructionRequest(simulate=False, acceleration=8.0)  # already undersampled: the acquisition's mask
+    assert already.undersampled and already.model_acceleration == 8.0 and not ReconstructionRequest().undersampled
     assert ReconstructionRequest(slice_axis="j").validated().slice_axis == "J"
 
 

@@ -47,11 +47,13 @@ class ReconstructionRequest:
     """What to reconstruct and how; :meth:`validated` checks every field.
 
     Attributes:
-        acceleration: undersampling factor of the simulated acquisition (``simulate``), in
-            :data:`ACCELERATION_RANGE`; the centre fraction is fastMRI's ``0.32 / acceleration``.
+        acceleration: undersampling factor of the simulated acquisition (``simulate``) or of the acquisition the
+            already-undersampled input came from, in :data:`ACCELERATION_RANGE`; the centre fraction is fastMRI's
+            ``0.32 / acceleration``.
         simulate: ``True``: the input is fully sampled; undersample it retrospectively (one column mask for the
-            whole volume, from ``seed``) and reconstruct. ``False``: the input is already undersampled (magnitude
-            images, or a fastMRI file's k-space as acquired); reconstruct it as it is.
+            whole volume, from ``seed``) and reconstruct. ``False``: the input is already undersampled: magnitude
+            images acquired with the ``acceleration`` / ``mask_type`` / ``seed`` mask (data consistency keeps
+            their own k-space on those columns), or a fastMRI file's k-space as acquired.
         mask_type: ``"random"`` or ``"equispaced"``.
         seed: mask seed.
         slice_axis: ``"K"``, ``"J"`` or ``"I"``: the voxel axis the 2-D network slices along.
@@ -101,9 +103,15 @@ class ReconstructionRequest:
         return ReconstructionRequest(**{**asdict(self), "slice_axis": axis, "acceleration": float(acc), "device": device})
 
     @property
-    def model_acceleration(self) -> Optional[float]:
-        """The ``acceleration`` argument of ``monai_chpnet.inference``: ``None`` when the input is undersampled."""
-        return float(self.acceleration) if self.simulate else None
+    def model_acceleration(self) -> float:
+        """The ``acceleration`` argument of ``monai_chpnet.inference``: the simulated acquisition's or, for an
+        already-undersampled input (``simulate=False``), the acquisition's, whose mask data consistency needs."""
+        return float(self.acceleration)
+
+    @property
+    def undersampled(self) -> bool:
+        """The ``undersampled`` argument of ``monai_chpnet.inference``: the input is already undersampled."""
+        return not self.simulate
 
     def as_dict(self) -> Dict[str, Any]:
         """JSON-able form (the background process receives it as one argument)."""
@@ -215,7 +223,8 @@ def reconstruct_arrays(
         from monai_chpnet.inference import reconstruct_volume
 
         result = reconstruct_volume(
-            stack, network, request.model_acceleration, mask_type=request.mask_type, seed=request.seed,
+            stack, network, request.model_acceleration, undersampled=request.undersampled,
+            mask_type=request.mask_type, seed=request.seed,
             device=request.device, batch_size=request.batch_size, progress=progress, source="volume",
         )
     metrics: Metrics = result.metrics
@@ -241,7 +250,8 @@ def _reconstruct_fastmri(path: str, shape: Tuple[int, ...], request: Reconstruct
             f"{path} is fastMRI k-space, reconstructed slice by slice along its own slice axis: choose slice axis K."
         )
     result = reconstruct_file(
-        path, network, acceleration=request.model_acceleration, mask_type=request.mask_type,
+        path, network, acceleration=request.model_acceleration, undersampled=request.undersampled,
+        mask_type=request.mask_type,
         device=request.device, batch_size=request.batch_size, progress=progress,
     )
     if result.reconstruction.shape != tuple(shape):
