@@ -17,7 +17,7 @@ Outputs in ``benchmarks/results/ablation/``: ``ablation.json``, ``ablation.md`` 
 per method: reconstruction and |error| x5 of the middle demo slice at 4x). Runs that already have their weights
 are not trained again (``--retrain`` forces it), so an interrupted ablation resumes.
 
-    .venv/bin/python benchmarks/bench_ablation.py --iterations 600 --jobs 2
+    .venv/bin/python benchmarks/bench_ablation.py --iterations 1000 --teacher-iterations 1200 --jobs 2
 """
 
 from __future__ import annotations
