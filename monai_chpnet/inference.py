@@ -53,6 +53,7 @@ __all__ = [
     "reconstruct_volume",
     "reconstruct_fastmri",
     "reconstruct_file",
+    "reference_metrics",
     "output_geometry",
     "write_outputs",
     "check_output_dir",
@@ -273,9 +274,9 @@ def reconstruct_samples(
     return {k: np.concatenate(v).astype(np.float32) for k, v in outs.items() if v}
 
 
-def _metrics(reference: np.ndarray, results: Mapping[str, np.ndarray]) -> Dict[str, Dict[str, Optional[float]]]:
-    """fastMRI PSNR / SSIM / NMSE of each result against the reference volume (SSIM is ``None`` for slices
-    smaller than its 7 x 7 window)."""
+def reference_metrics(reference: np.ndarray, results: Mapping[str, np.ndarray]) -> Dict[str, Dict[str, Optional[float]]]:
+    """fastMRI PSNR / SSIM / NMSE of each ``(slices, H, W)`` result against the reference volume (its maximum is
+    the data range; SSIM is ``None`` for slices smaller than its 7 x 7 window)."""
     small = min(reference.shape[-2:]) < 7
     return {
         name: {"psnr": psnr(reference, x), "ssim": None if small else ssim(reference, x), "nmse": nmse(reference, x)}
@@ -344,9 +345,11 @@ def reconstruct_volume(
         )
     transform = simulation_transform(acceleration, center_fraction, mask_type)
     slices = [{ReconKeys.TARGET: torch.as_tensor(vol[k][None], dtype=torch.float32), "mask_seed": int(seed)} for k in keep]
-    samples = [transform(d) for d in slices]
-    if undersampled:
-        samples = [_as_acquired(d[ReconKeys.TARGET], s[ReconKeys.MASK]) for d, s in zip(slices, samples)]
+    if undersampled:  # the acquisition's one mask (seeded per volume), drawn once as the simulation draws it
+        acquired_mask = transform(slices[0])[ReconKeys.MASK]
+        samples = [_as_acquired(d[ReconKeys.TARGET], acquired_mask) for d in slices]
+    else:
+        samples = [transform(d) for d in slices]
     mask = samples[0][ReconKeys.MASK].reshape(-1).numpy()
     kept = reconstruct_samples(samples, network, device, batch_size, progress=progress)
     out = {}
@@ -354,7 +357,7 @@ def reconstruct_volume(
         out[key] = np.zeros((vol.shape[0],) + x.shape[1:], dtype=np.float32)
         out[key][keep] = x
     reference = out.get("reference")
-    metrics = _metrics(reference, {"zero_filled": out["zero_filled"], "reconstruction": out["reconstruction"]}) if reference is not None else {}
+    metrics = reference_metrics(reference, {"zero_filled": out["zero_filled"], "reconstruction": out["reconstruction"]}) if reference is not None else {}
     return ReconstructionResult(
         reconstruction=out["reconstruction"], zero_filled=out["zero_filled"], reference=reference, mask=mask,
         acceleration=float(mask.size / max(mask.sum(), 1)), geometry=geometry, metrics=metrics, source=source,
@@ -386,7 +389,7 @@ def reconstruct_fastmri(
     out = reconstruct_samples(samples, network, device, batch_size, crop_size=crop, progress=progress)
     mask = samples[0][ReconKeys.MASK].reshape(-1).numpy()
     reference = out.get("reference")
-    metrics = _metrics(reference, {"zero_filled": out["zero_filled"], "reconstruction": out["reconstruction"]}) if reference is not None else {}
+    metrics = reference_metrics(reference, {"zero_filled": out["zero_filled"], "reconstruction": out["reconstruction"]}) if reference is not None else {}
     return ReconstructionResult(
         reconstruction=out["reconstruction"], zero_filled=out["zero_filled"], reference=reference, mask=mask,
         acceleration=float(mask.size / max(mask.sum(), 1)), metrics=metrics, source=str(path),

@@ -334,12 +334,12 @@ class SwinRestorationTeacher(nn.Module):
         shift_mask = shifted_window_mask(x.shape[-2], x.shape[-1], self.window_size, self.window_size // 2, x.device)
         taps: Dict[str, Tensor] = {}
         current = padded  # the running image estimate (padded grid) that interleaved DC refines
-        n_mid = len(self.dc_decoders)
         for i, group in enumerate(self.groups):
             x = group(x, shift_mask)
             taps[f"group{i}"] = x[:, :, :th, :tw]
+            # TorchScript cannot index a ModuleList with a loop variable: pick group i's DC step by matching j
             for j, (decoder, encoder) in enumerate(zip(self.dc_decoders, self.dc_encoders)):
-                if j == i and i < n_mid:
+                if j == i:
                     estimate = decoder(x) + current
                     if use_dc and kspace is not None and mask is not None:
                         estimate = pad_to_multiple(self.data_consistency(estimate[:, :, :h, :w], kspace, mask),

@@ -29,7 +29,6 @@ __all__ = [
     "ReconstructionArrays",
     "load_network",
     "reconstruct_arrays",
-    "compare_to_reference",
     "metrics_lines",
 ]
 
@@ -164,22 +163,6 @@ def load_network(bundle_dir: Optional[str] = None, device: str = "cpu") -> Any:
     return _NETWORKS[key]
 
 
-def compare_to_reference(reference: np.ndarray, candidates: Mapping[str, np.ndarray]) -> Metrics:
-    """fastMRI PSNR / SSIM / NMSE (``monai_chpnet.metrics``) of each candidate against ``reference``.
-
-    Args:
-        reference: ``(slices, H, W)``; its maximum is the data range (fastMRI's definition).
-        candidates: name -> array of the same shape.
-    """
-    from monai_chpnet.metrics import nmse, psnr, ssim
-
-    small = min(reference.shape[-2:]) < 7
-    return {
-        name: {"psnr": psnr(reference, x), "ssim": None if small else ssim(reference, x), "nmse": nmse(reference, x)}
-        for name, x in candidates.items()
-    }
-
-
 def reconstruct_arrays(
     volume: np.ndarray,
     request: ReconstructionRequest,
@@ -230,7 +213,9 @@ def reconstruct_arrays(
     metrics: Metrics = result.metrics
     if reference is not None:
         candidates = {"zero_filled": result.zero_filled, "reconstruction": result.reconstruction}
-        metrics = compare_to_reference(to_slices(np.asarray(reference, np.float32), request.slice_axis), candidates)
+        from monai_chpnet.inference import reference_metrics
+
+        metrics = reference_metrics(to_slices(np.asarray(reference, np.float32), request.slice_axis), candidates)
     return ReconstructionArrays(
         reconstruction=from_slices(result.reconstruction, request.slice_axis),
         zero_filled=from_slices(result.zero_filled, request.slice_axis),
