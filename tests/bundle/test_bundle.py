@@ -193,3 +193,32 @@ def test_multi_gpu_config_runs_under_torchrun_on_cpu(tmp_path):
         pytest.fail("torchrun did not finish in 300 s")
     assert proc.returncode == 0, log[-3000:]
     assert log.count("Engine run finished") >= 2 and (ckpt / "model.pt").is_file()
+
+
+def test_teacher_config_starts_from_init_weights_and_names_a_wrong_file(tmp_path):
+    """``init_weights`` warm-starts the teacher (e.g. a second cosine cycle); another architecture is refused."""
+    from monai.bundle import ConfigParser
+
+    from monai_chpnet.networks import student_from_preset, teacher_from_preset
+
+    torch.manual_seed(1)
+    source = teacher_from_preset("tiny", in_channels=2)
+    torch.save({"model": source.state_dict()}, tmp_path / "teacher.pt")
+    torch.save(student_from_preset("tiny", in_channels=2).state_dict(), tmp_path / "student.pt")
+
+    def network(init_weights):
+        parser = ConfigParser()
+        parser.read_config(str(CONFIGS / "train_teacher.json"))
+        parser.update({"bundle_root": str(BUNDLE), "teacher_preset": "tiny", "device": "$torch.device('cpu')",
+                       "init_weights": init_weights})
+        return parser.get_parsed_content("network")
+
+    warm = network(str(tmp_path / "teacher.pt"))
+    for name, value in source.state_dict().items():
+        assert torch.equal(warm.state_dict()[name], value), name
+    cold = network(None)  # the default: a fresh SwinIR initialisation, not the file's weights
+    assert not torch.equal(cold.state_dict()["conv_first.weight"], source.state_dict()["conv_first.weight"])
+    with pytest.raises(RuntimeError) as info:  # MONAI's config parser chains the loader's specific error
+        network(str(tmp_path / "student.pt"))
+    assert isinstance(info.value.__cause__, ValueError) and "student.pt" in str(info.value.__cause__)
+    assert "do not fit SwinRestorationTeacher" in str(info.value.__cause__)
