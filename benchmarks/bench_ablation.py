@@ -7,9 +7,10 @@ what the bundle ships:
    (``--teacher-continue-iterations``, 0 to skip) a second cosine cycle at 2.5e-4 warm-started from those weights
    (``init_weights``) -- a transformer keeps gaining long after the small CNN student has plateaued, and a teacher
    that is not clearly better than the student has nothing to teach;
-2. the student alone (``kd=none``), static KD, dynamic KD, dynamic KD without edge correction and without
-   feature KD (``train_student.json`` with overrides), and the fastMRI U-Net baseline (``train_teacher.json``
-   with ``network_def`` overridden) -- all with the same iterations, patches and batch size;
+2. the student alone (``kd=none``), static KD, dynamic KD, dynamic KD without edge correction, without
+   feature KD and with the teacher-bounded output term (``train_student.json`` with overrides), and
+   the fastMRI U-Net baseline (``train_teacher.json`` with ``network_def`` overridden) -- all with the same
+   iterations, patches and batch size;
 3. every model is evaluated on the held-out sources (the demo T1 slab -- in distribution -- and three real MR
    sources from other scanners, anatomies and contrasts: a 64² brain slice, an abdominal slice, a T2* EPI brain
    volume) at 4x and 8x
@@ -46,6 +47,7 @@ ARMS: Dict[str, Dict[str, object]] = {
     "dynamic KD": {"kd": "dynamic"},
     "dynamic KD, no edge correction": {"kd": "dynamic", "edge_correction": False},
     "dynamic KD, no feature KD": {"kd": "dynamic", "feature_kd": False},
+    "dynamic KD, teacher-bounded": {"kd": "dynamic", "teacher_bounded": True},
 }
 
 

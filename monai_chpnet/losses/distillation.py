@@ -19,27 +19,48 @@ __all__ = ["OutputDistillationLoss", "TeacherFeedbackLoss", "DynamicKDWeight", "
 class OutputDistillationLoss(nn.Module):
     """``L_out(S, K)``: L1 (or MSE) between the student's output and the (detached) knowledge ``K``.
 
+    With ``bounded=True`` (and the ground truth passed as ``target``) only the pixels where the knowledge is closer
+    to the ground truth than the student are distilled -- the teacher-bounded regression loss of Chen et al.
+    (NeurIPS 2017), the student-side mirror of :class:`TeacherFeedbackLoss`::
+
+        m = [|K - GT| < |S - GT|]  (no gradient),    L_out = sum(m * d(S, K)) / numel
+
+    Normalised by *all* pixels, the term fades by itself as the student overtakes its teacher, and it never pulls
+    the student away from the truth towards a teacher that is wrong where the student is right (which plain output
+    distillation does wherever the teacher is the weaker of the two).
+
     Args:
-        distance: ``"l1"`` or ``"l2"`` (mean squared error).
+        distance: ``"l1"`` or ``"l2"`` (squared error).
+        bounded: distil only where the knowledge beats the student (needs ``target``).
 
     Shapes:
-        ``student``, ``knowledge``: ``(B, C, H, W)`` -> scalar; no gradient reaches ``knowledge``.
+        ``student``, ``knowledge`` (and ``target``): ``(B, C, H, W)`` -> scalar; no gradient reaches ``knowledge``.
     """
 
-    def __init__(self, distance: str = "l1") -> None:
+    def __init__(self, distance: str = "l1", bounded: bool = False) -> None:
         super().__init__()
         if distance not in ("l1", "l2"):
             raise ValueError(f"distance must be 'l1' or 'l2', got {distance!r}.")
         self.distance = distance
+        self.bounded = bool(bounded)
 
-    def forward(self, student: Tensor, knowledge: Tensor) -> Tensor:
-        if student.shape != knowledge.shape:
+    def forward(self, student: Tensor, knowledge: Tensor, target: Optional[Tensor] = None) -> Tensor:
+        if student.shape != knowledge.shape or (target is not None and target.shape != student.shape):
             raise ValueError(
-                f"student output and knowledge must have the same shape, got {tuple(student.shape)} and "
-                f"{tuple(knowledge.shape)}."
+                f"student output, knowledge and target must have the same shape, got {tuple(student.shape)}, "
+                f"{tuple(knowledge.shape)} and {None if target is None else tuple(target.shape)}."
             )
-        loss_fn = F.l1_loss if self.distance == "l1" else F.mse_loss
-        return loss_fn(student, knowledge.detach())
+        knowledge = knowledge.detach()
+        diff = student - knowledge
+        per_pixel = diff.abs() if self.distance == "l1" else diff.pow(2)
+        if not self.bounded:
+            return per_pixel.mean()
+        if target is None:
+            raise ValueError("a bounded OutputDistillationLoss needs the ground truth: call it with target=...")
+        with torch.no_grad():
+            target = target.detach()
+            mask = ((knowledge - target).abs() < (student - target).abs()).to(per_pixel.dtype)
+        return (mask * per_pixel).mean()
 
 
 class TeacherFeedbackLoss(nn.Module):
@@ -145,7 +166,8 @@ class DistillationLoss(nn.Module):
 
     Args:
         reconstruction: ``L_rec`` (default :class:`ReconstructionLoss`).
-        output: ``L_out`` (default :class:`OutputDistillationLoss`, L1).
+        output: ``L_out``, called as ``output(student, knowledge, target)`` (default :class:`OutputDistillationLoss`,
+            L1; ``OutputDistillationLoss(bounded=True)`` distils only where the knowledge beats the student).
         knowledge: edge correction of the teacher's output; ``None`` uses the teacher output as it is.
         feature: ``L_feat``; ``None`` disables it.
         edge: ``L_edge`` (default :class:`EdgeLoss`, Sobel); disable with ``gamma=0``.
@@ -196,7 +218,7 @@ class DistillationLoss(nn.Module):
             alpha, student_features = 0.0, None
         if alpha:
             knowledge = self.knowledge(teacher, target) if self.knowledge is not None else teacher.detach()
-            terms["out"] = self.output(student, knowledge)
+            terms["out"] = self.output(student, knowledge, target)
         if self.gamma:
             terms["edge"] = self.edge(student, target)
         if self.feature is not None and self.beta and teacher is not None:

@@ -156,14 +156,18 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
     # the ablation switches really switch (command-line strings included: fire passes 'false' as a string)
     from monai.bundle import ConfigParser
 
-    for overrides, knowledge_on, feature_on in (({}, True, True), ({"edge_correction": "false"}, False, True),
-                                                ({"feature_kd": "false"}, True, False), ({"kd": "none"}, True, False)):
+    for overrides, knowledge_on, feature_on, bounded in (
+        ({}, True, True, False), ({"edge_correction": "false"}, False, True, False),
+        ({"feature_kd": "false"}, True, False, False), ({"kd": "none"}, True, False, False),
+        ({"teacher_bounded": "true"}, True, True, True),
+    ):
         parser = ConfigParser()
         parser.read_config(str(CONFIGS / "train_student.json"))
         parser.update({"bundle_root": str(BUNDLE), "ckpt_dir": str(ckpt), "teacher_preset": "tiny", "student_preset": "tiny",
                        **overrides})
         loss = parser.get_parsed_content("loss")
         assert (loss.knowledge is not None) is knowledge_on and (loss.feature is not None) is feature_on, overrides
+        assert loss.output.bounded is bounded, overrides
     # the other ablation arms run through the same config
     for kd, extra in (("none", []), ("static", ["--feature_kd", "false", "--edge_correction", "false"])):
         rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / kd),

@@ -35,6 +35,35 @@ def test_output_distillation_values_and_stop_gradient(distance, expected):
         OutputDistillationLoss("kl")
 
 
+def test_bounded_output_distillation_only_where_the_knowledge_beats_the_student():
+    gt = torch.tensor([[[[0.0, 0.0, 0.0, 0.0]]]])
+    student = torch.tensor([[[[0.4, 0.1, -0.2, 0.3]]]], requires_grad=True)
+    knowledge = torch.tensor([[[[0.1, 0.5, 0.2, -0.1]]]])
+    # the knowledge is closer to the truth at pixels 0 and 3; pixel 2 is a tie (not closer), pixel 1 is worse
+    loss = OutputDistillationLoss(bounded=True)(student, knowledge, gt)
+    assert loss.item() == pytest.approx((0.3 + 0.4) / 4)  # normalised by all pixels: it fades as the student wins
+    loss.backward()
+    assert student.grad[0, 0, 0].tolist() == pytest.approx([0.25, 0.0, 0.0, 0.25])
+    squared = OutputDistillationLoss("l2", bounded=True)(student, knowledge, gt)
+    assert squared.item() == pytest.approx((0.3**2 + 0.4**2) / 4)
+    # a student better than its teacher everywhere is not pulled back; the unbounded loss would pull it
+    assert OutputDistillationLoss(bounded=True)(gt, knowledge, gt).item() == 0
+    assert OutputDistillationLoss()(gt, knowledge, gt).item() == pytest.approx(0.225)
+    with pytest.raises(ValueError, match="target"):
+        OutputDistillationLoss(bounded=True)(student, knowledge)
+    with pytest.raises(ValueError, match="same shape"):
+        OutputDistillationLoss(bounded=True)(student, knowledge, gt[..., :2])
+
+
+def test_distillation_loss_passes_the_truth_to_a_bounded_output_term():
+    s, t, gt = _images()
+    bounded = DistillationLoss(output=OutputDistillationLoss(bounded=True))(s, t, gt, alpha=1.0)
+    plain = DistillationLoss()(s, t, gt, alpha=1.0)
+    mask = ((t - gt).abs() < (s - gt).abs()).float()
+    assert bounded["out"].item() == pytest.approx((mask * (s - t).abs()).mean().item())
+    assert 0 < bounded["out"] < plain["out"]
+
+
 def test_feedback_pulls_the_teacher_toward_the_student_only_where_the_student_is_closer():
     gt = torch.tensor([[[[0.0, 0.0, 0.0, 0.0]]]])
     student = torch.tensor([[[[0.1, 0.5, -0.2, 0.3]]]], requires_grad=True)
