@@ -17,12 +17,15 @@ what the bundle ships:
    through :func:`monai_chpnet.inference.evaluate_files`, beside zero-filling, with parameters, GMACs and
    ms/slice (320 x 320, 2 threads).
 
-Outputs in ``benchmarks/results/ablation/``: ``ablation.json``, ``ablation.md`` and ``ablation.png`` (one row
-per method: reconstruction and |error| x5 of the middle demo slice at 4x). Runs that already have their weights
-are not trained again (``--retrain`` forces it), so an interrupted ablation resumes.
+Outputs in ``benchmarks/results/ablation/`` (``--out``): ``ablation.json``, ``ablation.md`` and ``ablation.png``
+(one row per method: reconstruction and |error| x5 of the middle demo slice at 4x). Runs that already have their
+weights are not trained again (``--retrain`` forces it), so an interrupted ablation resumes. ``--seeds 0 1 2``
+trains every student arm once per seed (folders ``<arm>_seed_<s>``; seed 0 keeps the plain folder, so earlier runs
+count) and reports the mean over seeds with their standard deviation: differences of a few tenths of a dB are
+within one seed's noise.
 
     .venv/bin/python benchmarks/bench_ablation.py --iterations 1000 --teacher-iterations 1200 \
-        --teacher-continue-iterations 2400 --jobs 2
+        --teacher-continue-iterations 2400 --jobs 2 [--seeds 0 1 2]
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ ARMS: Dict[str, Dict[str, object]] = {
 
 
 def slug(name: str) -> str:
-    return name.lower().replace(",", "").replace(" ", "_")
+    return name.lower().replace(",", "").replace("[", "").replace("]", "").replace(" ", "_")
 
 
 def bundle_command(config: str, ckpt_dir: Path, overrides: Dict[str, object]) -> List[str]:
@@ -68,6 +71,16 @@ def bundle_command(config: str, ckpt_dir: Path, overrides: Dict[str, object]) ->
     for key, value in overrides.items():
         cmd += [f"--{key}", json.dumps(value) if isinstance(value, dict) else str(value)]
     return cmd
+
+
+def set_out(path: Path) -> None:
+    global OUT
+    OUT = Path(path).resolve()
+
+
+def seeded(name: str, seed: int) -> str:
+    """An arm's name for training seed ``seed``: seed 0 keeps the plain name (and folder), so earlier runs count."""
+    return name if seed == 0 else f"{name} [seed {seed}]"
 
 
 def train(name: str, config: str, weights: str, overrides: Dict[str, object], retrain: bool) -> Dict[str, object]:
@@ -101,8 +114,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--jobs", type=int, default=2, help="arms trained at once (one CPU thread each)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="training seeds of every student arm (the teacher is trained once, seed 0); the table "
+                             "reports the mean over seeds and their standard deviation")
+    parser.add_argument("--out", type=Path, default=OUT, help="results folder")
     parser.add_argument("--retrain", action="store_true")
     args = parser.parse_args(argv)
+    set_out(args.out)
 
     import numpy as np
     import torch
@@ -130,10 +148,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     unet_job = ("fastMRI U-Net", "train_teacher.json", "teacher.pt",
                 {**common, "max_epochs": student_common["max_epochs"], "val_interval": 2, "learning_rate": 0.001,
                  "network_def": unet_def})
-    kd_free = [(name, "train_student.json", "model.pt", {**student_common, **ov}) for name, ov in ARMS.items()
-               if ov.get("kd") == "none"]
-    kd_jobs = [(name, "train_student.json", "model.pt", {**student_common, **ov}) for name, ov in ARMS.items()
-               if ov.get("kd") != "none"]
+    def arm_jobs(kd_free: bool) -> List[tuple]:
+        return [(seeded(name, seed), "train_student.json", "model.pt", {**student_common, **ov, "seed": seed})
+                for seed in args.seeds for name, ov in ARMS.items() if (ov.get("kd") == "none") == kd_free]
+
+    kd_free, kd_jobs = arm_jobs(True), arm_jobs(False)
     run = lambda j: train(j[0], j[1], j[2], j[3], args.retrain)  # noqa: E731
     # the teacher and the arms that do not need it train side by side; the KD arms wait for the teacher
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -147,13 +166,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     by_name = {r["name"]: r for r in free_records + kd_records}
     # the table's teacher is the one the KD arms learnt from; the pre-training stage stays in the training records
     teacher = {**teacher_records[-1], "name": "teacher"}
-    records = [teacher] + [by_name[name] for name in list(ARMS) + ["fastMRI U-Net"]]
+    records = [teacher] + [by_name[seeded(name, seed)] for seed in args.seeds for name in ARMS] + [by_name["fastMRI U-Net"]]
+    base_name = {seeded(name, seed): name for seed in args.seeds for name in ARMS}
 
     torch.set_num_threads(2)
     builders = {
         "teacher": lambda: teacher_from_preset("small", in_channels=2),
         "fastMRI U-Net": lambda: FastMRIUNet(in_channels=2),
-        **{name: (lambda: student_from_preset("small", in_channels=2)) for name in ARMS},
+        **{name: (lambda: student_from_preset("small", in_channels=2)) for name in base_name},
     }
     networks: Dict[str, Optional[torch.nn.Module]] = {"zero-filled": None}
     for rec in records:
@@ -164,7 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     x = torch.randn(1, 2, 320, 320)
     cost = {"zero-filled": {"params": 0, "gmacs": 0.0, "ms_per_slice": 0.0}}
     for name, net in networks.items():
-        if net is None:
+        if net is None or base_name.get(name, name) != name:
             continue
         with torch.inference_mode():
             net(x)
@@ -176,16 +196,21 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cost[name] = {"params": count_parameters(net), "gmacs": count_macs(builders[name], (320, 320)) / 1e9,
                       "ms_per_slice": float(np.median(times))}
     for r in rows:
-        r.update(cost[r["method"]])
+        r.update(cost[base_name.get(r["method"], r["method"])])
 
     # table: mean over held-out sources per (method, acceleration)
     summary = []
+    methods = [name for name in networks if base_name.get(name, name) == name]  # one table row per arm
     for acc in (4.0, 8.0):
-        for name in networks:
-            sel = [r for r in rows if r["method"] == name and r["acceleration"] == acc]
+        for name in methods:
+            sel = [r for r in rows if base_name.get(r["method"], r["method"]) == name and r["acceleration"] == acc]
             ssims = [r["ssim"] for r in sel if r["ssim"] is not None]
             ood = [r["psnr"] for r in sel if r["source"] != "t1_demo"]
-            summary.append({"method": name, "acceleration": acc, "psnr": float(np.mean([r["psnr"] for r in sel])),
+            # the mean over sources of each seed's network, then mean and spread over seeds
+            per_seed = [float(np.mean([r["psnr"] for r in sel if r["method"] == m]))
+                        for m in dict.fromkeys(r["method"] for r in sel)]
+            summary.append({"method": name, "acceleration": acc, "psnr": float(np.mean(per_seed)),
+                            "psnr_seeds": per_seed, "psnr_sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
                             "psnr_ood": float(np.mean(ood)),
                             "ssim": float(np.mean(ssims)) if ssims else None,
                             "nmse": float(np.mean([r["nmse"] for r in sel])), **cost[name]})
@@ -194,15 +219,19 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         + (f" + {args.teacher_continue_iterations} (second cycle)" if args.teacher_continue_iterations > 0 else "") + ", "
         f"batch {args.batch_size} of {args.patch_size}x{args.patch_size} patches, random 4x/8x masks; mean over the held-out "
         "sources (demo T1 slab + three out-of-distribution MR sources; 'OOD PSNR' is the mean over the latter); "
-        "cost at 320x320, 2 threads.",
+        + (f"student arms: mean over training seeds {args.seeds} ('sd': standard deviation of the seeds' PSNR); "
+           if len(args.seeds) > 1 else "")
+        + "cost at 320x320, 2 threads.",
         "",
-        "| method | accel | PSNR (dB) | OOD PSNR (dB) | SSIM | NMSE | params | GMACs | ms/slice |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | accel | PSNR (dB) |" + (" sd (dB) |" if len(args.seeds) > 1 else "")
+        + " OOD PSNR (dB) | SSIM | NMSE | params | GMACs | ms/slice |",
+        "|---|---|---|" + ("---|" if len(args.seeds) > 1 else "") + "---|---|---|---|---|---|",
     ]
     for s in summary:
         ssim_text = "n/a" if s["ssim"] is None else f"{s['ssim']:.4f}"
-        lines.append(f"| {s['method']} | {s['acceleration']:g}x | {s['psnr']:.2f} | {s['psnr_ood']:.2f} | {ssim_text} | {s['nmse']:.5f} | "
-                     f"{s['params'] / 1e6:.3f} M | {s['gmacs']:.2f} | {s['ms_per_slice']:.1f} |")
+        sd_text = ("" if len(args.seeds) == 1 else " n/a |" if s["psnr_sd"] is None else f" {s['psnr_sd']:.2f} |")
+        lines.append(f"| {s['method']} | {s['acceleration']:g}x | {s['psnr']:.2f} |{sd_text} {s['psnr_ood']:.2f} | {ssim_text} | "
+                     f"{s['nmse']:.5f} | {s['params'] / 1e6:.3f} M | {s['gmacs']:.2f} | {s['ms_per_slice']:.1f} |")
     lines += ["", "Per source:", ""]
     lines += [f"| {r['source']} | {r['acceleration']:g}x | {r['method']} | {r['psnr']:.2f} | "
               f"{'n/a' if r['ssim'] is None else format(r['ssim'], '.4f')} | {r['nmse']:.5f} |" for r in rows]
@@ -215,6 +244,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         panels = []
         ref = None
         for name, net in networks.items():
+            if base_name.get(name, name) != name:  # the figures show seed 0 of each arm
+                continue
             r = reconstruct_file(files[source], net, acceleration=4.0, seed=0)
             k = r.reconstruction.shape[0] // 2
             ref = r.reference[k]
@@ -223,9 +254,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         grid = [[to_uint8(rec, vmax), to_uint8(err, vmax)] for rec, err in panels] + [[to_uint8(ref, vmax)]]
         save_png_grid(grid, OUT / figure)
 
-    report = {"settings": vars(args), "methods": list(networks), "summary": summary, "rows": rows,
+    report = {"settings": {**vars(args), "out": str(args.out)}, "methods": methods, "summary": summary, "rows": rows,
               "training": teacher_records + records[1:],
-              "figure_rows": list(networks) + ["reference"]}
+              "figure_rows": methods + ["reference"]}
     tmp = OUT / ".ablation.json.tmp"
     tmp.write_text(json.dumps(report, indent=2))
     os.replace(tmp, OUT / "ablation.json")
