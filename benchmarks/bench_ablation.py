@@ -73,18 +73,15 @@ def bundle_command(config: str, ckpt_dir: Path, overrides: Dict[str, object]) ->
     return cmd
 
 
-def set_out(path: Path) -> None:
-    global OUT
-    OUT = Path(path).resolve()
-
-
 def seeded(name: str, seed: int) -> str:
     """An arm's name for training seed ``seed``: seed 0 keeps the plain name (and folder), so earlier runs count."""
     return name if seed == 0 else f"{name} [seed {seed}]"
 
 
-def train(name: str, config: str, weights: str, overrides: Dict[str, object], retrain: bool) -> Dict[str, object]:
-    ckpt_dir = OUT / slug(name)
+def train(
+    name: str, config: str, weights: str, overrides: Dict[str, object], retrain: bool, out: Path
+) -> Dict[str, object]:
+    ckpt_dir = out / slug(name)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     cmd = bundle_command(config, ckpt_dir, overrides)
     record = {"name": name, "command": " ".join(cmd[1:]).replace(str(ROOT) + "/", ""), "weights": str(ckpt_dir / weights)}
@@ -120,7 +117,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--out", type=Path, default=OUT, help="results folder")
     parser.add_argument("--retrain", action="store_true")
     args = parser.parse_args(argv)
-    set_out(args.out)
+    out = args.out.resolve()
 
     import numpy as np
     import torch
@@ -131,7 +128,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from monai_chpnet.networks import FastMRIUNet, student_from_preset, teacher_from_preset
     from monai_chpnet.networks.summary import count_macs, count_parameters
 
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     epoch_length = 50
     common = {"patch_size": args.patch_size, "batch_size": args.batch_size, "num_workers": 1, "epoch_length": epoch_length}
     teacher_job = ("teacher", "train_teacher.json", "teacher.pt",
@@ -140,10 +137,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     continue_job = ("teacher, continued", "train_teacher.json", "teacher.pt",
                     {**common, "teacher_preset": "small", "val_interval": 4, "learning_rate": 0.00025,
                      "max_epochs": max(args.teacher_continue_iterations // epoch_length, 1),
-                     "init_weights": str(OUT / slug("teacher") / "teacher.pt")})
+                     "init_weights": str(out / slug("teacher") / "teacher.pt")})
     final_teacher = slug(continue_job[0] if args.teacher_continue_iterations > 0 else "teacher")
     student_common = {**common, "max_epochs": max(args.iterations // epoch_length, 1), "val_interval": 2,
-                      "teacher_weights": str(OUT / final_teacher / "teacher.pt")}
+                      "teacher_weights": str(out / final_teacher / "teacher.pt")}
     unet_def = {"_target_": "monai_chpnet.networks.FastMRIUNet", "in_channels": 2}
     unet_job = ("fastMRI U-Net", "train_teacher.json", "teacher.pt",
                 {**common, "max_epochs": student_common["max_epochs"], "val_interval": 2, "learning_rate": 0.001,
@@ -153,7 +150,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                 for seed in args.seeds for name, ov in ARMS.items() if (ov.get("kd") == "none") == kd_free]
 
     kd_free, kd_jobs = arm_jobs(True), arm_jobs(False)
-    run = lambda j: train(j[0], j[1], j[2], j[3], args.retrain)  # noqa: E731
+    run = lambda j: train(j[0], j[1], j[2], j[3], args.retrain, out)  # noqa: E731
     # the teacher and the arms that do not need it train side by side; the KD arms wait for the teacher
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         # pre-training and its second cycle are one job (one worker), so at most ``jobs`` runs share the cores
@@ -168,6 +165,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     teacher = {**teacher_records[-1], "name": "teacher"}
     records = [teacher] + [by_name[seeded(name, seed)] for seed in args.seeds for name in ARMS] + [by_name["fastMRI U-Net"]]
     base_name = {seeded(name, seed): name for seed in args.seeds for name in ARMS}
+    arm_of = lambda method: base_name.get(method, method)  # noqa: E731  the table row a (seeded) network counts in
 
     torch.set_num_threads(2)
     builders = {
@@ -184,7 +182,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     x = torch.randn(1, 2, 320, 320)
     cost = {"zero-filled": {"params": 0, "gmacs": 0.0, "ms_per_slice": 0.0}}
     for name, net in networks.items():
-        if net is None or base_name.get(name, name) != name:
+        if net is None or arm_of(name) != name:
             continue
         with torch.inference_mode():
             net(x)
@@ -196,14 +194,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cost[name] = {"params": count_parameters(net), "gmacs": count_macs(builders[name], (320, 320)) / 1e9,
                       "ms_per_slice": float(np.median(times))}
     for r in rows:
-        r.update(cost[base_name.get(r["method"], r["method"])])
+        r.update(cost[arm_of(r["method"])])
 
     # table: mean over held-out sources per (method, acceleration)
     summary = []
-    methods = [name for name in networks if base_name.get(name, name) == name]  # one table row per arm
+    methods = [name for name in networks if arm_of(name) == name]  # one table row per arm
     for acc in (4.0, 8.0):
         for name in methods:
-            sel = [r for r in rows if base_name.get(r["method"], r["method"]) == name and r["acceleration"] == acc]
+            sel = [r for r in rows if arm_of(r["method"]) == name and r["acceleration"] == acc]
             ssims = [r["ssim"] for r in sel if r["ssim"] is not None]
             ood = [r["psnr"] for r in sel if r["source"] != "t1_demo"]
             # the mean over sources of each seed's network, then mean and spread over seeds
@@ -244,7 +242,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         panels = []
         ref = None
         for name, net in networks.items():
-            if base_name.get(name, name) != name:  # the figures show seed 0 of each arm
+            if arm_of(name) != name:  # the figures show seed 0 of each arm
                 continue
             r = reconstruct_file(files[source], net, acceleration=4.0, seed=0)
             k = r.reconstruction.shape[0] // 2
@@ -252,18 +250,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             panels.append((r.reconstruction[k], np.abs(r.reconstruction[k] - ref) * 5))
         vmax = float(ref.max())
         grid = [[to_uint8(rec, vmax), to_uint8(err, vmax)] for rec, err in panels] + [[to_uint8(ref, vmax)]]
-        save_png_grid(grid, OUT / figure)
+        save_png_grid(grid, out / figure)
 
     report = {"settings": {**vars(args), "out": str(args.out)}, "methods": methods, "summary": summary, "rows": rows,
               "training": teacher_records + records[1:],
               "figure_rows": methods + ["reference"]}
-    tmp = OUT / ".ablation.json.tmp"
+    tmp = out / ".ablation.json.tmp"
     tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, OUT / "ablation.json")
-    tmp = OUT / ".ablation.md.tmp"
+    os.replace(tmp, out / "ablation.json")
+    tmp = out / ".ablation.md.tmp"
     tmp.write_text(table + "\n")
-    os.replace(tmp, OUT / "ablation.md")
-    print(f"[ablation] wrote {OUT / 'ablation.json'}, ablation.md, ablation.png, ablation_ood.png")
+    os.replace(tmp, out / "ablation.md")
+    print(f"[ablation] wrote {out / 'ablation.json'}, ablation.md, ablation.png, ablation_ood.png")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,17 @@ from .reconstruction import ReconstructionLoss
 __all__ = ["OutputDistillationLoss", "TeacherFeedbackLoss", "DynamicKDWeight", "DistillationLoss"]
 
 
+def closer_mask(candidate: Tensor, reference: Tensor, target: Tensor) -> Tensor:
+    """``[|candidate - target| < |reference - target|]`` per pixel, as ``candidate``'s dtype, without gradient.
+
+    The selection both directions of dynamic distillation use: the student learns from the knowledge where the
+    knowledge is closer to the truth (:class:`OutputDistillationLoss` ``bounded=True``), the teacher from the student
+    where the student is (:class:`TeacherFeedbackLoss`). Ties select nothing.
+    """
+    with torch.no_grad():
+        return ((candidate - target).abs() < (reference - target).abs()).to(candidate.dtype)
+
+
 class OutputDistillationLoss(nn.Module):
     """``L_out(S, K)``: L1 (or MSE) between the student's output and the (detached) knowledge ``K``.
 
@@ -57,10 +68,7 @@ class OutputDistillationLoss(nn.Module):
             return per_pixel.mean()
         if target is None:
             raise ValueError("a bounded OutputDistillationLoss needs the ground truth: call it with target=...")
-        with torch.no_grad():
-            target = target.detach()
-            mask = ((knowledge - target).abs() < (student - target).abs()).to(per_pixel.dtype)
-        return (mask * per_pixel).mean()
+        return (closer_mask(knowledge, student, target) * per_pixel).mean()
 
 
 class TeacherFeedbackLoss(nn.Module):
@@ -96,10 +104,8 @@ class TeacherFeedbackLoss(nn.Module):
                 f"{tuple(student.shape)} and {tuple(target.shape)}."
             )
         student = student.detach()
-        with torch.no_grad():
-            mask = ((student - target).abs() < (teacher - target).abs()).to(teacher.dtype)
         gap = (teacher - student).abs()
-        return (mask * gap).mean() + self.friendliness_weight * gap.mean()
+        return (closer_mask(student, teacher, target) * gap).mean() + self.friendliness_weight * gap.mean()
 
 
 class DynamicKDWeight:
