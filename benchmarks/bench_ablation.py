@@ -22,10 +22,10 @@ Outputs in ``benchmarks/results/ablation/`` (``--out``): ``ablation.json``, ``ab
 weights are not trained again (``--retrain`` forces it), so an interrupted ablation resumes. ``--seeds 0 1 2``
 trains every student arm once per seed (folders ``<arm>_seed_<s>``; seed 0 keeps the plain folder, so earlier runs
 count) and reports the mean over seeds with their standard deviation: differences of a few tenths of a dB are
-within one seed's noise.
+within one seed's noise. ``--seed-arms`` limits the extra seeds to some arms (the rest keep seed 0 alone).
 
     .venv/bin/python benchmarks/bench_ablation.py --iterations 1000 --teacher-iterations 1200 \
-        --teacher-continue-iterations 2400 --jobs 2 [--seeds 0 1 2]
+        --teacher-continue-iterations 2400 --jobs 2 [--seeds 0 1 2 [--seed-arms "student alone" "static KD"]]
 """
 
 from __future__ import annotations
@@ -114,10 +114,19 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="training seeds of every student arm (the teacher is trained once, seed 0); the table "
                              "reports the mean over seeds and their standard deviation")
+    parser.add_argument("--seed-arms", nargs="+", default=None, metavar="ARM",
+                        help="train only these arms (names as in the table, e.g. 'student alone') with the seeds "
+                             "other than 0; default: every student arm")
     parser.add_argument("--out", type=Path, default=OUT, help="results folder")
     parser.add_argument("--retrain", action="store_true")
     args = parser.parse_args(argv)
     out = args.out.resolve()
+    unknown = sorted(set(args.seed_arms or []) - set(ARMS))
+    if unknown:
+        parser.error(f"--seed-arms: unknown arm(s) {unknown}; the student arms are {list(ARMS)}")
+    seed_arms = set(ARMS if args.seed_arms is None else args.seed_arms)
+    # every (seed, arm) trained: seed 0 for every arm, the other seeds for ``seed_arms``
+    runs = [(seed, name) for seed in args.seeds for name in ARMS if seed == 0 or name in seed_arms]
 
     import numpy as np
     import torch
@@ -146,8 +155,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                 {**common, "max_epochs": student_common["max_epochs"], "val_interval": 2, "learning_rate": 0.001,
                  "network_def": unet_def})
     def arm_jobs(kd_free: bool) -> List[tuple]:
-        return [(seeded(name, seed), "train_student.json", "model.pt", {**student_common, **ov, "seed": seed})
-                for seed in args.seeds for name, ov in ARMS.items() if (ov.get("kd") == "none") == kd_free]
+        return [(seeded(name, seed), "train_student.json", "model.pt", {**student_common, **ARMS[name], "seed": seed})
+                for seed, name in runs if (ARMS[name].get("kd") == "none") == kd_free]
 
     kd_free, kd_jobs = arm_jobs(True), arm_jobs(False)
     run = lambda j: train(j[0], j[1], j[2], j[3], args.retrain, out)  # noqa: E731
@@ -163,8 +172,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     by_name = {r["name"]: r for r in free_records + kd_records}
     # the table's teacher is the one the KD arms learnt from; the pre-training stage stays in the training records
     teacher = {**teacher_records[-1], "name": "teacher"}
-    records = [teacher] + [by_name[seeded(name, seed)] for seed in args.seeds for name in ARMS] + [by_name["fastMRI U-Net"]]
-    base_name = {seeded(name, seed): name for seed in args.seeds for name in ARMS}
+    records = [teacher] + [by_name[seeded(name, seed)] for seed, name in runs] + [by_name["fastMRI U-Net"]]
+    base_name = {seeded(name, seed): name for seed, name in runs}
     arm_of = lambda method: base_name.get(method, method)  # noqa: E731  the table row a (seeded) network counts in
 
     torch.set_num_threads(2)
@@ -217,8 +226,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         + (f" + {args.teacher_continue_iterations} (second cycle)" if args.teacher_continue_iterations > 0 else "") + ", "
         f"batch {args.batch_size} of {args.patch_size}x{args.patch_size} patches, random 4x/8x masks; mean over the held-out "
         "sources (demo T1 slab + three out-of-distribution MR sources; 'OOD PSNR' is the mean over the latter); "
-        + (f"student arms: mean over training seeds {args.seeds} ('sd': standard deviation of the seeds' PSNR); "
-           if len(args.seeds) > 1 else "")
+        + (f"student arms: mean over training seeds {args.seeds}"
+           + ("" if args.seed_arms is None else f" (seed 0 only for {[a for a in ARMS if a not in seed_arms]})")
+           + " ('sd': standard deviation of the seeds' PSNR); " if len(args.seeds) > 1 else "")
         + "cost at 320x320, 2 threads.",
         "",
         "| method | accel | PSNR (dB) |" + (" sd (dB) |" if len(args.seeds) > 1 else "")

@@ -13,7 +13,9 @@ from .edge import EdgeCorrectedKnowledge, EdgeLoss
 from .feature import HeterogeneousFeatureLoss
 from .reconstruction import ReconstructionLoss
 
-__all__ = ["OutputDistillationLoss", "TeacherFeedbackLoss", "DynamicKDWeight", "DistillationLoss"]
+__all__ = ["KD_MIXES", "OutputDistillationLoss", "TeacherFeedbackLoss", "DynamicKDWeight", "DistillationLoss"]
+
+KD_MIXES = ("add", "convex")
 
 
 def closer_mask(candidate: Tensor, reference: Tensor, target: Tensor) -> Tensor:
@@ -28,7 +30,12 @@ def closer_mask(candidate: Tensor, reference: Tensor, target: Tensor) -> Tensor:
 
 
 class OutputDistillationLoss(nn.Module):
-    """``L_out(S, K)``: L1 (or MSE) between the student's output and the (detached) knowledge ``K``.
+    """``L_out(S, K)``: L1 (or MSE) between the student's output and the (detached) knowledge ``K``, plus
+    optionally ``ssim_weight * (1 - SSIM(S, K))``.
+
+    With ``ssim_weight=1`` and L1 the term is the reconstruction loss (:class:`ReconstructionLoss`) with ``K`` in
+    place of the ground truth: the student then learns the same kind of thing from the knowledge as from the truth,
+    structure as well as intensities (the SSIM part, unlike the L1 part, is never bounded).
 
     With ``bounded=True`` (and the ground truth passed as ``target``) only the pixels where the knowledge is closer
     to the ground truth than the student are distilled -- the teacher-bounded regression loss of Chen et al.
@@ -43,17 +50,23 @@ class OutputDistillationLoss(nn.Module):
     Args:
         distance: ``"l1"`` or ``"l2"`` (squared error).
         bounded: distil only where the knowledge beats the student (needs ``target``).
+        ssim_weight: weight of ``1 - SSIM(S, K)`` (MONAI ``SSIMLoss`` as in :class:`ReconstructionLoss`, data range
+            per sample from ``K``); ``0`` (default) for the pixel distance alone.
 
     Shapes:
         ``student``, ``knowledge`` (and ``target``): ``(B, C, H, W)`` -> scalar; no gradient reaches ``knowledge``.
     """
 
-    def __init__(self, distance: str = "l1", bounded: bool = False) -> None:
+    def __init__(self, distance: str = "l1", bounded: bool = False, ssim_weight: float = 0.0) -> None:
         super().__init__()
         if distance not in ("l1", "l2"):
             raise ValueError(f"distance must be 'l1' or 'l2', got {distance!r}.")
+        if ssim_weight < 0:
+            raise ValueError(f"ssim_weight must be >= 0, got {ssim_weight}.")
         self.distance = distance
         self.bounded = bool(bounded)
+        self.ssim_weight = float(ssim_weight)
+        self.structure = ReconstructionLoss() if ssim_weight else None  # its 1 - SSIM, with K as the reference
 
     def forward(self, student: Tensor, knowledge: Tensor, target: Optional[Tensor] = None) -> Tensor:
         if student.shape != knowledge.shape or (target is not None and target.shape != student.shape):
@@ -65,10 +78,14 @@ class OutputDistillationLoss(nn.Module):
         diff = student - knowledge
         per_pixel = diff.abs() if self.distance == "l1" else diff.pow(2)
         if not self.bounded:
-            return per_pixel.mean()
-        if target is None:
+            loss = per_pixel.mean()
+        elif target is None:
             raise ValueError("a bounded OutputDistillationLoss needs the ground truth: call it with target=...")
-        return (closer_mask(knowledge, student, target) * per_pixel).mean()
+        else:
+            loss = (closer_mask(knowledge, student, target) * per_pixel).mean()
+        if self.structure is not None:
+            loss = loss + self.ssim_weight * self.structure.structural(student, knowledge)
+        return loss
 
 
 class TeacherFeedbackLoss(nn.Module):
@@ -164,6 +181,11 @@ class DynamicKDWeight:
 class DistillationLoss(nn.Module):
     """The student's loss ``L_S = L_rec(S, GT) + alpha * L_out(S, K) + beta * L_feat + gamma * L_edge(S, GT)``.
 
+    With ``mix="convex"`` the ground truth and the knowledge share one weight instead:
+    ``L_S = (1 - alpha) * L_rec(S, GT) + alpha * L_out(S, K) + beta * L_feat + gamma * L_edge(S, GT)`` -- Hinton's
+    form of distillation, in which ``alpha`` (e.g. :class:`DynamicKDWeight`, about ``err_S / (err_S + err_T)``)
+    moves the student's target between the truth and the teacher rather than adding a term on top of the truth.
+
     With ``teacher=None`` only ``L_rec + gamma * L_edge`` is computed (the student-alone baseline, ``kd="none"``),
     so every ablation arm goes through the same loss. ``K`` is :class:`EdgeCorrectedKnowledge` of the teacher's
     output when ``knowledge`` is given, else the detached
@@ -180,6 +202,8 @@ class DistillationLoss(nn.Module):
         beta, gamma: weights of ``L_feat`` and ``L_edge`` (``alpha`` is given per call, see
             :class:`DynamicKDWeight`). Starting points for scale-normalised images: ``L_feat`` is O(1) at the start
             (normalised features), ``L_edge`` about half of an L1 image error.
+        mix: ``"add"`` (``L_rec + alpha L_out``) or ``"convex"`` (``(1 - alpha) L_rec + alpha L_out``); without a
+            teacher both are ``L_rec``.
 
     Returns (``forward``):
         ``{"rec", "out", "feat", "edge", "total"}``: scalar tensors, the unweighted terms and the weighted total
@@ -195,8 +219,12 @@ class DistillationLoss(nn.Module):
         edge: Optional[nn.Module] = None,
         beta: float = 0.1,
         gamma: float = 0.5,
+        mix: str = "add",
     ) -> None:
         super().__init__()
+        if mix not in KD_MIXES:
+            raise ValueError(f"mix must be one of {KD_MIXES}, got {mix!r}.")
+        self.mix = mix
         self.reconstruction = reconstruction if reconstruction is not None else ReconstructionLoss()
         self.output = output if output is not None else OutputDistillationLoss()
         self.knowledge = knowledge
@@ -231,5 +259,8 @@ class DistillationLoss(nn.Module):
             if student_features is None or teacher_features is None:
                 raise ValueError("the feature term needs student_features and teacher_features (forward_features).")
             terms["feat"] = self.feature(student_features, teacher_features)
-        terms["total"] = terms["rec"] + alpha * terms["out"] + self.beta * terms["feat"] + self.gamma * terms["edge"]
+        rec_weight = 1.0 - alpha if self.mix == "convex" else 1.0
+        terms["total"] = (
+            rec_weight * terms["rec"] + alpha * terms["out"] + self.beta * terms["feat"] + self.gamma * terms["edge"]
+        )
         return terms

@@ -51,9 +51,13 @@ class ReconstructionLoss(nn.Module):
         l1 = F.l1_loss(pred, target)
         if self.ssim_weight == 0:
             return l1
+        return l1 + self.ssim_weight * self.structural(pred, target)
+
+    def structural(self, pred: Tensor, target: Tensor) -> Tensor:
+        """``1 - SSIM(pred, target)`` (unweighted), with this loss's window and data range; scalar."""
         if self.data_range is None:
             flat = target.detach().flatten(1)
             scale = (flat.amax(dim=1) - flat.amin(dim=1)).clamp_min(1e-8).view(-1, 1, 1, 1)
         else:
             scale = self.data_range
-        return l1 + self.ssim_weight * self.ssim(pred / scale, target / scale)
+        return self.ssim(pred / scale, target / scale)

@@ -160,6 +160,7 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
         ({}, True, True, False), ({"edge_correction": "false"}, False, True, False),
         ({"feature_kd": "false"}, True, False, False), ({"kd": "none"}, True, False, False),
         ({"teacher_bounded": "true"}, True, True, True),
+        ({"kd_mix": "convex", "kd_ssim_weight": "1.0"}, True, True, False),
     ):
         parser = ConfigParser()
         parser.read_config(str(CONFIGS / "train_student.json"))
@@ -168,6 +169,7 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
         loss = parser.get_parsed_content("loss")
         assert (loss.knowledge is not None) is knowledge_on and (loss.feature is not None) is feature_on, overrides
         assert loss.output.bounded is bounded, overrides
+        assert (loss.mix, loss.output.ssim_weight) == (overrides.get("kd_mix", "add"), float(overrides.get("kd_ssim_weight", 0))), overrides
     # the other ablation arms run through the same config
     for kd, extra in (("none", []), ("static", ["--feature_kd", "false", "--edge_correction", "false"])):
         rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / kd),

@@ -64,6 +64,39 @@ def test_distillation_loss_passes_the_truth_to_a_bounded_output_term():
     assert 0 < bounded["out"] < plain["out"]
 
 
+def test_output_distillation_with_structure_adds_one_minus_ssim_to_the_knowledge():
+    s, t, gt = _images()
+    s.requires_grad_(True)
+    plain = OutputDistillationLoss()(s, t)
+    structured = OutputDistillationLoss(ssim_weight=0.5)(s, t)
+    one_minus_ssim = ReconstructionLoss().structural(s, t)
+    assert 0 < one_minus_ssim.item() < 1
+    assert structured.item() == pytest.approx(plain.item() + 0.5 * one_minus_ssim.item(), rel=1e-6)
+    # with ssim_weight 1 it is the reconstruction loss with the knowledge in place of the truth
+    assert OutputDistillationLoss(ssim_weight=1.0)(s, t).item() == pytest.approx(ReconstructionLoss()(s, t).item(), rel=1e-6)
+    assert OutputDistillationLoss(ssim_weight=1.0)(t, t).item() == pytest.approx(0.0, abs=1e-5)
+    structured.backward()
+    assert s.grad.norm() > 0
+    with pytest.raises(ValueError, match="ssim_weight"):
+        OutputDistillationLoss(ssim_weight=-1.0)
+
+
+def test_convex_mix_moves_the_weight_from_the_truth_to_the_knowledge():
+    s, t, gt = _images()
+    add = DistillationLoss()(s, t, gt, alpha=0.7)
+    convex = DistillationLoss(mix="convex")(s, t, gt, alpha=0.7)
+    for k in ("rec", "out", "edge"):
+        assert convex[k] == add[k]
+    assert convex["total"].item() == pytest.approx((0.3 * add["rec"] + 0.7 * add["out"] + 0.5 * add["edge"]).item())
+    # alpha = 1: the truth only reaches the student through the edge term; no teacher: the student-alone loss
+    only_k = DistillationLoss(mix="convex", gamma=0.0)(s, t, gt, alpha=1.0)
+    assert only_k["total"].item() == pytest.approx(only_k["out"].item())
+    alone = DistillationLoss(mix="convex")(s, None, gt, alpha=0.7)
+    assert alone["total"].item() == pytest.approx((alone["rec"] + 0.5 * alone["edge"]).item())
+    with pytest.raises(ValueError, match="mix"):
+        DistillationLoss(mix="sum")
+
+
 def test_feedback_pulls_the_teacher_toward_the_student_only_where_the_student_is_closer():
     gt = torch.tensor([[[[0.0, 0.0, 0.0, 0.0]]]])
     student = torch.tensor([[[[0.1, 0.5, -0.2, 0.3]]]], requires_grad=True)
