@@ -514,16 +514,36 @@ def evaluate_files(
     mask_type: str = "random",
     seed: int = 0,
     device: Union[str, torch.device] = "cpu",
+    agreement_with: Optional[str] = None,
 ) -> List[Dict[str, Any]]:
     """Reconstruct every file at every acceleration with every network (``None``: zero-filled) through
-    :func:`reconstruct_file`, returning one row per (file, acceleration, network) with PSNR/SSIM/NMSE."""
+    :func:`reconstruct_file`, returning one row per (file, acceleration, network) with PSNR/SSIM/NMSE.
+
+    ``agreement_with``: the name of one of ``networks`` (e.g. a teacher); every row then also holds
+    ``psnr_agreement``, the PSNR of its reconstruction against that network's reconstruction of the same
+    acquisition (data range of the reference volume, as the PSNR to the truth; ``None`` on its own rows): how
+    closely a student reproduces its teacher, where the teacher is right and where it is wrong alike.
+
+    Raises:
+        KeyError: ``agreement_with`` is not one of ``networks``.
+    """
+    if agreement_with is not None and agreement_with not in networks:
+        raise KeyError(f"agreement_with={agreement_with!r} is not one of the networks {list(networks)}.")
     rows: List[Dict[str, Any]] = []
     for source, path in files.items():
         for acc in accelerations:
+            results = {}
             for name, net in networks.items():
                 r = reconstruct_file(path, net, acceleration=acc, mask_type=mask_type, seed=seed, device=device)
-                m = r.metrics["reconstruction"]
-                rows.append({"source": source, "acceleration": acc, "method": name, **m, "seconds": r.seconds})
+                results[name] = r
+                rows.append({"source": source, "acceleration": acc, "method": name, **r.metrics["reconstruction"],
+                             "seconds": r.seconds})
+            if agreement_with is not None:
+                anchor = results[agreement_with]
+                data_range = float(anchor.reference.max()) if anchor.reference is not None else None
+                for row in rows[-len(networks):]:
+                    row["psnr_agreement"] = None if row["method"] == agreement_with else psnr(
+                        anchor.reconstruction, results[row["method"]].reconstruction, data_range=data_range)
     return rows
 
 

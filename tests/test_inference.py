@@ -11,6 +11,7 @@ from monai_chpnet.data.sample import sample_volume_path
 from monai_chpnet.data.synthetic import ellipse_phantom, write_fastmri_h5
 from monai_chpnet.data.volumes import read_volume
 from monai_chpnet.inference import (
+    evaluate_files,
     load_network,
     reconstruct_file,
     reconstruct_volume,
@@ -70,6 +71,25 @@ def test_network_with_hard_dc_keeps_measured_lines(tiny_student):
     r = reconstruct_volume(vol, tiny_student, acceleration=4, seed=0)
     assert r.reconstruction.shape == vol.shape and np.isfinite(r.reconstruction).all()
     assert r.metrics["reconstruction"]["psnr"] == pytest.approx(psnr(vol, r.reconstruction), abs=1e-6)
+
+
+def test_evaluate_files_measures_agreement_with_one_network(tmp_path, tiny_student):
+    vol = ellipse_phantom(2, (32, 32))
+    path = tmp_path / "phantom.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(vol), str(path))
+    nets = {"zero-filled": None, "student": tiny_student, "same student": tiny_student}
+    rows = evaluate_files({"phantom": path}, nets, accelerations=(4.0,), agreement_with="student")
+    by = {r["method"]: r for r in rows}
+    assert by["student"]["psnr_agreement"] is None  # not against itself
+    assert by["same student"]["psnr_agreement"] == float("inf")  # the same network agrees exactly
+    r_s = reconstruct_file(path, tiny_student, acceleration=4.0, seed=0)
+    r_z = reconstruct_file(path, None, acceleration=4.0, seed=0)
+    expected = psnr(r_s.reconstruction, r_z.reconstruction, data_range=float(r_s.reference.max()))
+    assert by["zero-filled"]["psnr_agreement"] == pytest.approx(expected)
+    assert by["zero-filled"]["psnr"] == pytest.approx(r_z.metrics["reconstruction"]["psnr"])
+    assert "psnr_agreement" not in evaluate_files({"phantom": path}, {"zf": None}, accelerations=(4.0,))[0]
+    with pytest.raises(KeyError, match="teacher"):
+        evaluate_files({"phantom": path}, nets, agreement_with="teacher")
 
 
 def test_dicom_series_and_nrrd_round_trip_geometry(tmp_path, tiny_student):
