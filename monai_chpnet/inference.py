@@ -532,18 +532,20 @@ def evaluate_files(
     rows: List[Dict[str, Any]] = []
     for source, path in files.items():
         for acc in accelerations:
-            results = {}
+            block, recons, data_range = [], {}, None
             for name, net in networks.items():
                 r = reconstruct_file(path, net, acceleration=acc, mask_type=mask_type, seed=seed, device=device)
-                results[name] = r
-                rows.append({"source": source, "acceleration": acc, "method": name, **r.metrics["reconstruction"],
-                             "seconds": r.seconds})
+                block.append({"source": source, "acceleration": acc, "method": name, **r.metrics["reconstruction"],
+                              "seconds": r.seconds})
+                if agreement_with is not None:  # kept only to compare with the anchor's, once all have run
+                    recons[name] = r.reconstruction
+                    if name == agreement_with and r.reference is not None:
+                        data_range = float(r.reference.max())
             if agreement_with is not None:
-                anchor = results[agreement_with]
-                data_range = float(anchor.reference.max()) if anchor.reference is not None else None
-                for row in rows[-len(networks):]:
+                for row in block:
                     row["psnr_agreement"] = None if row["method"] == agreement_with else psnr(
-                        anchor.reconstruction, results[row["method"]].reconstruction, data_range=data_range)
+                        recons[agreement_with], recons[row["method"]], data_range=data_range)
+            rows += block
     return rows
 
 

@@ -6,7 +6,6 @@ import math
 from typing import Any, Dict, Mapping, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .edge import EdgeCorrectedKnowledge, EdgeLoss
