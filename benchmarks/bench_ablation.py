@@ -4,9 +4,11 @@ Every arm is trained by the bundle's own configs (``python -m monai.bundle run``
 what the bundle ships:
 
 1. the teacher (``train_teacher.json``), pre-trained once: ``--teacher-iterations`` at learning rate 5e-4, then
-   (``--teacher-continue-iterations``, 0 to skip) a second cosine cycle at 2.5e-4 warm-started from those weights
-   (``init_weights``) -- a transformer keeps gaining long after the small CNN student has plateaued, and a teacher
-   that is not clearly better than the student has nothing to teach;
+   (``--teacher-continue-iterations``, one number per further cycle, 0 for none) cosine cycles at 2.5e-4, each
+   warm-started from the previous one's weights (``init_weights``; folders ``teacher_continued``,
+   ``teacher_continued_2``, ...) -- a transformer keeps gaining long after the small CNN student has plateaued,
+   and a teacher that is not clearly better than the student has nothing to teach; the KD arms learn from the
+   last one;
 2. the student alone (``kd=none``), static KD, dynamic KD, dynamic KD without edge correction, without
    feature KD and with the teacher-bounded output term (``train_student.json`` with overrides), and
    the fastMRI U-Net baseline (``train_teacher.json`` with ``network_def`` overridden) -- all with the same
@@ -26,7 +28,7 @@ count) and reports the mean over seeds with their standard deviation: difference
 within one seed's noise. ``--seed-arms`` limits the extra seeds to some arms (the rest keep seed 0 alone).
 
     .venv/bin/python benchmarks/bench_ablation.py --iterations 1000 --teacher-iterations 1200 \
-        --teacher-continue-iterations 2400 --jobs 2 [--seeds 0 1 2 [--seed-arms "student alone" "static KD"]]
+        --teacher-continue-iterations 2400 [3600] --jobs 2 [--seeds 0 1 2 [--seed-arms "student alone" "static KD"]]
 """
 
 from __future__ import annotations
@@ -107,8 +109,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=600, help="training iterations of every student arm")
     parser.add_argument("--teacher-iterations", type=int, default=1200, help="teacher pre-training, lr 5e-4")
-    parser.add_argument("--teacher-continue-iterations", type=int, default=2400,
-                        help="second teacher cycle from the first one's weights, lr 2.5e-4 (0: none)")
+    parser.add_argument("--teacher-continue-iterations", type=int, nargs="+", default=[2400],
+                        help="further teacher cycles, each from the previous one's weights, lr 2.5e-4 (0: none)")
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--jobs", type=int, default=2, help="arms trained at once (one CPU thread each)")
@@ -144,11 +146,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     teacher_job = ("teacher", "train_teacher.json", "teacher.pt",
                    {**common, "teacher_preset": "small", "max_epochs": max(args.teacher_iterations // epoch_length, 1),
                     "val_interval": 4, "learning_rate": 0.0005})
-    continue_job = ("teacher, continued", "train_teacher.json", "teacher.pt",
-                    {**common, "teacher_preset": "small", "val_interval": 4, "learning_rate": 0.00025,
-                     "max_epochs": max(args.teacher_continue_iterations // epoch_length, 1),
-                     "init_weights": str(out / slug("teacher") / "teacher.pt")})
-    final_teacher = slug(continue_job[0] if args.teacher_continue_iterations > 0 else "teacher")
+    cycles = [n for n in args.teacher_continue_iterations if n > 0]
+    cycle_names = ["teacher"] + [f"teacher, continued{'' if i == 0 else f' {i + 1}'}" for i in range(len(cycles))]
+    continue_jobs = [(name, "train_teacher.json", "teacher.pt",
+                      {**common, "teacher_preset": "small", "val_interval": 4, "learning_rate": 0.00025,
+                       "max_epochs": max(n // epoch_length, 1), "init_weights": str(out / slug(previous) / "teacher.pt")})
+                     for n, name, previous in zip(cycles, cycle_names[1:], cycle_names)]
+    final_teacher = slug(cycle_names[-1])
     student_common = {**common, "max_epochs": max(args.iterations // epoch_length, 1), "val_interval": 2,
                       "teacher_weights": str(out / final_teacher / "teacher.pt")}
     unet_def = {"_target_": "monai_chpnet.networks.FastMRIUNet", "in_channels": 2}
@@ -163,8 +167,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     run = lambda j: train(j[0], j[1], j[2], j[3], args.retrain, out)  # noqa: E731
     # the teacher and the arms that do not need it train side by side; the KD arms wait for the teacher
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        # pre-training and its second cycle are one job (one worker), so at most ``jobs`` runs share the cores
-        teacher_chain = [teacher_job] + ([continue_job] if args.teacher_continue_iterations > 0 else [])
+        # pre-training and its further cycles are one job (one worker), so at most ``jobs`` runs share the cores
+        teacher_chain = [teacher_job] + continue_jobs
         teacher_future = pool.submit(lambda: [run(j) for j in teacher_chain])
         free_futures = [pool.submit(run, j) for j in kd_free + [unet_job]]
         teacher_records = teacher_future.result()
@@ -226,7 +230,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                             "nmse": float(np.mean([r["nmse"] for r in sel])), **cost[name]})
     lines = [
         f"Ablation on the shipped sample data: students {args.iterations} iterations, teacher {args.teacher_iterations}"
-        + (f" + {args.teacher_continue_iterations} (second cycle)" if args.teacher_continue_iterations > 0 else "") + ", "
+        + "".join(f" + {n} (cycle {i + 2})" for i, n in enumerate(cycles)) + ", "
         f"batch {args.batch_size} of {args.patch_size}x{args.patch_size} patches, random 4x/8x masks; mean over the held-out "
         "sources (demo T1 slab + three out-of-distribution MR sources; 'OOD PSNR' is the mean over the latter; 'PSNR to "
         "teacher': against the teacher's reconstruction instead of the truth, how closely a method reproduces it); "
