@@ -81,6 +81,18 @@ def seeded(name: str, seed: int) -> str:
     return name if seed == 0 else f"{name} [seed {seed}]"
 
 
+def same_run(done: str, wanted: str) -> bool:
+    """Whether the recorded training command ``done`` trained what ``wanted`` would: the same command, where a
+    student trained without distillation (``--kd none``) does not depend on the teacher it was pointed at."""
+    def key(command: str) -> List[str]:
+        words = command.split()
+        if "--kd" in words and words[words.index("--kd") + 1] == "none" and "--teacher_weights" in words:
+            i = words.index("--teacher_weights")
+            del words[i:i + 2]
+        return words
+    return key(done) == key(wanted)
+
+
 def train(
     name: str, config: str, weights: str, overrides: Dict[str, object], retrain: bool, out: Path
 ) -> Dict[str, object]:
@@ -91,8 +103,13 @@ def train(
     # train_record.json is written only when a run completes: the best-metric weights of an interrupted run
     # already exist, so they alone do not mean "trained" -- such a run resumes from its last checkpoint instead
     if (ckpt_dir / weights).is_file() and (ckpt_dir / "train_record.json").is_file() and not retrain:
+        done = json.loads((ckpt_dir / "train_record.json").read_text())
+        # the same folder trained by another command (another teacher, budget or seed) is not this run
+        if not same_run(done.get("command", record["command"]), record["command"]):
+            raise RuntimeError(f"{name}: {ckpt_dir} was trained by another command:\n  {done['command']}\n"
+                               f"not\n  {record['command']}\n--retrain to replace it, or --out another folder")
         print(f"[ablation] {name}: trained, not retrained")
-        return {**record, **json.loads((ckpt_dir / "train_record.json").read_text())}
+        return {**record, **done}
     print(f"[ablation] {name}: training ({' '.join(f'{k}={v}' for k, v in overrides.items())})", flush=True)
     start = time.perf_counter()
     with open(ckpt_dir / "train.log", "a") as log:  # appended: a resumed run keeps its history
@@ -101,7 +118,7 @@ def train(
     if proc.returncode != 0:
         raise RuntimeError(f"{name}: training failed (exit {proc.returncode}); see {ckpt_dir / 'train.log'}")
     print(f"[ablation] {name}: done in {seconds / 60:.1f} min", flush=True)
-    (ckpt_dir / "train_record.json").write_text(json.dumps({"train_seconds": seconds}))
+    (ckpt_dir / "train_record.json").write_text(json.dumps({"train_seconds": seconds, "command": record["command"]}))
     return {**record, "train_seconds": seconds}
 
 

@@ -1,0 +1,35 @@
+"""The ablation's resume rule: a results folder is reused only for the run that made it."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SPEC = importlib.util.spec_from_file_location("bench_ablation", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ablation.py")
+bench = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(bench)
+
+ALONE = "--config_file c.json --ckpt_dir out/student_alone --max_epochs 20 --teacher_weights out/{t}/teacher.pt --kd none --seed 0"
+KD = "--config_file c.json --ckpt_dir out/dynamic_kd --max_epochs 20 --teacher_weights out/{t}/teacher.pt --kd dynamic --seed 0"
+
+
+def test_same_run_ignores_the_teacher_only_without_distillation():
+    assert bench.same_run(ALONE.format(t="teacher_continued"), ALONE.format(t="teacher_continued_2"))
+    assert not bench.same_run(KD.format(t="teacher_continued"), KD.format(t="teacher_continued_2"))
+    assert bench.same_run(KD.format(t="teacher_continued"), KD.format(t="teacher_continued"))
+    assert not bench.same_run(ALONE.format(t="a"), ALONE.format(t="a").replace("--seed 0", "--seed 1"))
+
+
+def test_train_refuses_a_folder_trained_by_another_command(tmp_path):
+    d = tmp_path / "dynamic_kd"
+    d.mkdir()
+    (d / "model.pt").write_bytes(b"weights")
+    cmd = bench.bundle_command("train_student.json", d, {"kd": "dynamic", "teacher_weights": "old/teacher.pt"})
+    recorded = " ".join(cmd[1:]).replace(str(bench.ROOT) + "/", "")
+    (d / "train_record.json").write_text(bench.json.dumps({"train_seconds": 1.0, "command": recorded}))
+    # the same run is reused without training
+    record = bench.train("dynamic KD", "train_student.json", "model.pt", {"kd": "dynamic", "teacher_weights": "old/teacher.pt"}, False, tmp_path)
+    assert record["train_seconds"] == 1.0
+    # another teacher is refused with both commands in the message
+    with pytest.raises(RuntimeError, match="trained by another command"):
+        bench.train("dynamic KD", "train_student.json", "model.pt", {"kd": "dynamic", "teacher_weights": "new/teacher.pt"}, False, tmp_path)
