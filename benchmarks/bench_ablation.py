@@ -81,6 +81,11 @@ def seeded(name: str, seed: int) -> str:
     return name if seed == 0 else f"{name} [seed {seed}]"
 
 
+def command_text(cmd: Sequence[str]) -> str:
+    """A training command as recorded: without the interpreter, paths relative to the repository."""
+    return " ".join(cmd[1:]).replace(str(ROOT) + "/", "")
+
+
 def same_run(done: str, wanted: str) -> bool:
     """Whether the recorded training command ``done`` trained what ``wanted`` would: the same command, where a
     student trained without distillation (``--kd none``) does not depend on the teacher it was pointed at."""
@@ -99,7 +104,7 @@ def train(
     ckpt_dir = out / slug(name)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     cmd = bundle_command(config, ckpt_dir, overrides)
-    record = {"name": name, "command": " ".join(cmd[1:]).replace(str(ROOT) + "/", ""), "weights": str(ckpt_dir / weights)}
+    record = {"name": name, "command": command_text(cmd), "weights": str(ckpt_dir / weights)}
     # train_record.json is written only when a run completes: the best-metric weights of an interrupted run
     # already exist, so they alone do not mean "trained" -- such a run resumes from its last checkpoint instead
     if (ckpt_dir / weights).is_file() and (ckpt_dir / "train_record.json").is_file() and not retrain:

@@ -24,8 +24,7 @@ def test_train_refuses_a_folder_trained_by_another_command(tmp_path):
     d = tmp_path / "dynamic_kd"
     d.mkdir()
     (d / "model.pt").write_bytes(b"weights")
-    cmd = bench.bundle_command("train_student.json", d, {"kd": "dynamic", "teacher_weights": "old/teacher.pt"})
-    recorded = " ".join(cmd[1:]).replace(str(bench.ROOT) + "/", "")
+    recorded = bench.command_text(bench.bundle_command("train_student.json", d, {"kd": "dynamic", "teacher_weights": "old/teacher.pt"}))
     (d / "train_record.json").write_text(bench.json.dumps({"train_seconds": 1.0, "command": recorded}))
     # the same run is reused without training
     record = bench.train("dynamic KD", "train_student.json", "model.pt", {"kd": "dynamic", "teacher_weights": "old/teacher.pt"}, False, tmp_path)
