@@ -10,7 +10,9 @@ what the bundle ships:
    and a teacher that is not clearly better than the student has nothing to teach; the KD arms learn from the
    last one;
 2. the student alone (``kd=none``), static KD, dynamic KD, dynamic KD without edge correction, without
-   feature KD and with the teacher-bounded output term (``train_student.json`` with overrides), and
+   feature KD and with the teacher-bounded output term, static and dynamic KD that also distil on inputs without
+   a reference (``unlabelled_dataset=sample``: one extra batch per iteration of pictures whose truth is deleted,
+   which the student alone cannot use) (``train_student.json`` with overrides), and
    the fastMRI U-Net baseline (``train_teacher.json`` with ``network_def`` overridden) -- all with the same
    iterations, patches and batch size;
 3. every model is evaluated on the held-out sources (the demo T1 slab -- in distribution -- and three real MR
@@ -54,6 +56,10 @@ ARMS: Dict[str, Dict[str, object]] = {
     "dynamic KD, no edge correction": {"kd": "dynamic", "edge_correction": False},
     "dynamic KD, no feature KD": {"kd": "dynamic", "feature_kd": False},
     "dynamic KD, teacher-bounded": {"kd": "dynamic", "teacher_bounded": True},
+    # distillation also on inputs without a reference (the shipped ``unlabelled/`` pictures): what the student
+    # alone cannot learn from
+    "static KD, unlabelled inputs": {"kd": "static", "unlabelled_dataset": "sample"},
+    "dynamic KD, unlabelled inputs": {"kd": "dynamic", "unlabelled_dataset": "sample"},
 }
 
 

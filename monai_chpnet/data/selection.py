@@ -10,6 +10,12 @@
 Image kinds yield ``{"target": (1, H, W)}`` passed through ``image_transform``; ``fastmri`` yields k-space slices
 passed through ``kspace_transform``. The sample's validation split (every 9th template slice, every 5th
 photograph) is disjoint from its training split; the held-out evaluation volume is in neither.
+
+:func:`unlabelled_dataset` picks inputs without a reference for distillation (``DistillationTrainer``'s
+``unlabelled_data_loader``): ``sample`` (the shipped ``unlabelled/`` photographs, in neither split above),
+``natural`` (a folder of images) or ``fastmri`` (a folder of ``.h5`` files); every item goes through the same
+transforms as the training data, then its truth (``target`` and the fully-sampled ``kspace``) is deleted, so only
+what an undersampled acquisition gives reaches the trainer.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from torch.utils.data import Dataset
 
 from monai_chpnet.data.fastmri import FastMRISliceDataset
 from monai_chpnet.data.folders import BrainTumorMRIDataset, ImageFileDataset, MixedDataset, NaturalImageDataset
-from monai_chpnet.data.sample import SAMPLE_DIR, sample_training_files
+from monai_chpnet.data.sample import SAMPLE_DIR, sample_training_files, sample_unlabelled_files
+from monai_chpnet.keys import ReconKeys
 
-__all__ = ["DATASET_KINDS", "training_dataset"]
+__all__ = ["DATASET_KINDS", "UNLABELLED_KINDS", "training_dataset", "unlabelled_dataset", "drop_reference"]
 
 DATASET_KINDS = ("sample", "fastmri", "brain_tumor", "natural")
+UNLABELLED_KINDS = ("sample", "fastmri", "natural")
 
 
 def _every(files, k: int, val: bool):
@@ -71,3 +79,38 @@ def _concat(*datasets: Dataset) -> Dataset:
     from torch.utils.data import ConcatDataset
 
     return ConcatDataset(list(datasets))
+
+
+def drop_reference(transform: Optional[Callable]) -> Callable:
+    """``transform`` followed by deleting the truth (``target``, fully-sampled ``kspace``): MONAI ``DeleteItemsd``."""
+    from monai.transforms import Compose, DeleteItemsd
+
+    truth = DeleteItemsd(keys=[ReconKeys.TARGET, ReconKeys.KSPACE])
+    return Compose([transform, truth]) if transform is not None else truth
+
+
+def unlabelled_dataset(
+    kind: Optional[str] = None,
+    root: Optional[Union[str, Path]] = None,
+    image_transform: Optional[Callable] = None,
+    kspace_transform: Optional[Callable] = None,
+    seed: int = 0,
+) -> Optional[Dataset]:
+    """Inputs without a reference of ``kind`` (see the module docstring); ``None`` for ``kind=None``.
+
+    Raises:
+        ValueError: unknown ``kind``, or ``root`` missing for a kind that needs one.
+    """
+    if kind is None:
+        return None
+    if kind not in UNLABELLED_KINDS:
+        raise ValueError(f"unknown unlabelled dataset kind {kind!r}; choose one of {UNLABELLED_KINDS} or None.")
+    if kind == "sample":
+        files = sample_unlabelled_files()
+        return ImageFileDataset(files, root=SAMPLE_DIR / "unlabelled", transform=drop_reference(image_transform))
+    if root is None:
+        raise ValueError(f"unlabelled dataset kind {kind!r} needs its folder (the bundle's unlabelled_dir).")
+    if kind == "fastmri":
+        return FastMRISliceDataset(root, transform=drop_reference(kspace_transform), seed=seed)
+    files = sorted(NaturalImageDataset(root).files)
+    return ImageFileDataset(files, root=root, transform=drop_reference(image_transform))

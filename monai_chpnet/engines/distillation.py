@@ -9,6 +9,12 @@ One iteration (``kd="dynamic"``), on a batch prepared by :class:`~monai_chpnet.e
     L_T = L_rec(T, GT) + lambda L_fb(T, S, GT)                      # S detached: the teacher learns from the student
     teacher <- step(L_T)                                            # its own optimizer, smaller learning rate
 
+With ``unlabelled_data_loader`` each iteration also draws a batch of inputs without a reference (prospectively
+undersampled k-space, images whose truth is not to be used): the teacher (no gradient) and the student (in the
+same pass as the labelled batch) reconstruct it, and the student learns the teacher's output there
+(``L_unl``, see :class:`~monai_chpnet.losses.DistillationLoss`) -- knowledge the student alone cannot get. The
+teacher itself keeps learning from the labelled batch only.
+
 ``kd="static"`` freezes the teacher (no gradient, eval mode, parameters never change); ``kd="none"`` needs no
 teacher and trains the student alone with the same loss minus the distillation terms (the ablation baseline).
 Edge correction and feature KD are switched by how ``loss_function`` (a
@@ -80,12 +86,15 @@ class DistillationTrainer(SupervisedTrainer):
             :class:`~monai_chpnet.engines.DynamicKDWeightHandler`) or a constant.
         prepare_batch: default :class:`ReconPrepareBatch` (k-space mode).
         grad_clip_norm: clip the global gradient norm of each optimizer's parameters (``None``: no clipping).
+        unlabelled_data_loader: batches without a target (same keys and shapes as ``train_data_loader``'s apart
+            from the target), cycled independently of the epochs; needs ``kd != "none"``. ``None``: labelled data only.
+            Its position is not checkpointed: a resumed run starts a new pass over it.
         distributed: wrap student, teacher (dynamic) and the projectors in ``DistributedDataParallel``
             (``torch.distributed`` must be initialised, e.g. by ``torchrun``).
 
     Raises:
         ValueError: unknown ``kd`` mode, a missing teacher / teacher optimizer, a teacher whose output shape
-            differs from the student's, or a non-finite loss (naming the iteration and the terms; the last
+            differs from the student's, an unlabelled batch shaped unlike the labelled one, or a non-finite loss (naming the iteration and the terms; the last
             checkpoint written before it is kept).
     """
 
@@ -106,6 +115,7 @@ class DistillationTrainer(SupervisedTrainer):
         alpha: Union[DynamicKDWeight, float] = 0.5,
         prepare_batch: Callable = ReconPrepareBatch(),
         grad_clip_norm: Optional[float] = None,
+        unlabelled_data_loader: Optional[Iterable] = None,
         distributed: bool = False,
         epoch_length: Optional[int] = None,
         non_blocking: bool = False,
@@ -129,6 +139,11 @@ class DistillationTrainer(SupervisedTrainer):
             raise ValueError(f"kd={kd!r} needs a teacher network; use kd='none' to train the student alone.")
         if kd == "dynamic" and teacher_optimizer is None:
             raise ValueError("kd='dynamic' needs a teacher_optimizer: the teacher keeps learning while it teaches.")
+        if unlabelled_data_loader is not None and kd == "none":
+            raise ValueError(
+                "unlabelled_data_loader needs a teacher: inputs without a reference can only be distilled "
+                "(kd='static' or 'dynamic'); the student alone cannot learn from them."
+            )
         extra = {} if metric_cmp_fn is None else {"metric_cmp_fn": metric_cmp_fn}
         super().__init__(
             device=device,
@@ -162,6 +177,9 @@ class DistillationTrainer(SupervisedTrainer):
         self.feedback_weight = float(feedback_weight)
         self.alpha = alpha
         self.grad_clip_norm = grad_clip_norm
+        self.unlabelled_data_loader = unlabelled_data_loader
+        self._unlabelled_iter: Optional[Any] = None
+        self._unlabelled_passes = 0
         self.teacher_scaler = torch.amp.GradScaler("cuda") if (amp and self.teacher_optimizer is not None) else None
         if self.kd == "static":
             self.teacher.eval()
@@ -211,6 +229,44 @@ class DistillationTrainer(SupervisedTrainer):
                 f"training stopped, the last checkpoint written before this iteration is kept."
             )
 
+    def _next_unlabelled(self) -> Dict[str, Any]:
+        """The next unlabelled batch; the loader restarts (a new pass, reshuffled) whenever it is exhausted."""
+        for _ in range(2):
+            if self._unlabelled_iter is None:
+                sampler = getattr(self.unlabelled_data_loader, "sampler", None)
+                if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new order each pass
+                    sampler.set_epoch(self._unlabelled_passes)
+                self._unlabelled_passes += 1
+                self._unlabelled_iter = iter(self.unlabelled_data_loader)
+            try:
+                return next(self._unlabelled_iter)
+            except StopIteration:
+                self._unlabelled_iter = None
+        raise ValueError("unlabelled_data_loader yields no batch (empty dataset, or drop_last with too few items).")
+
+    def _unlabelled_inputs(
+        self, image: Tensor, kwargs: Dict[str, Any]
+    ) -> Tuple[Optional[Tensor], Dict[str, Any]]:
+        """Prepare the next unlabelled batch; check it can share the student's pass with the labelled one."""
+        if self.unlabelled_data_loader is None:
+            return None, {}
+        batch = self._next_unlabelled()
+        u_image, u_target, _, u_kwargs = self.prepare_batch(batch, self.state.device, self.non_blocking, **self.to_kwargs)
+        if u_target is not None:
+            raise ValueError(
+                "an unlabelled batch holds a target: drop it from the unlabelled pipeline (e.g. DeleteItemsd) "
+                "or train on it as labelled data."
+            )
+        shapes = {"image": (image, u_image), **{k: (kwargs[k], u_kwargs.get(k)) for k in kwargs}}
+        for key, (lab, unl) in shapes.items():
+            if isinstance(lab, Tensor) and (not isinstance(unl, Tensor) or lab.shape[1:] != unl.shape[1:]):
+                raise ValueError(
+                    f"unlabelled batch {key!r} has shape {None if unl is None else tuple(unl.shape)}, the labelled "
+                    f"batch {tuple(lab.shape)}: both go through the student in one pass, so they need the same "
+                    "per-sample shape (use the same crop / patch transform)."
+                )
+        return u_image, u_kwargs
+
     def _iteration(self, engine: DistillationTrainer, batchdata: Dict[str, Tensor]) -> Dict[str, Any]:
         if batchdata is None:
             raise ValueError("Must provide batch data for current iteration.")
@@ -221,6 +277,7 @@ class DistillationTrainer(SupervisedTrainer):
             raise KeyError("distillation needs a target in every training batch.")
         engine.state.output = {Keys.IMAGE: image, Keys.LABEL: target}
         size = target.shape[-2:]
+        u_image, u_kwargs = engine._unlabelled_inputs(image, kwargs)
         autocast = torch.autocast("cuda", **engine.amp_kwargs) if engine.amp else torch.autocast("cpu", enabled=False)
 
         engine.network.train()
@@ -236,22 +293,32 @@ class DistillationTrainer(SupervisedTrainer):
                     with torch.no_grad():
                         teacher_out, teacher_feats = engine._teacher_fwd(image, **kwargs)
                 teacher_mag = match_target(teacher_out, size)
-            student_out, student_feats = engine._student_fwd(image, **kwargs)
+            s_image, s_kwargs = image, kwargs
+            t_mag_all, t_feats_all = teacher_mag, teacher_feats
+            if u_image is not None:  # one student pass over labelled + unlabelled rows (the student has no norm layers)
+                s_image = torch.cat([image, u_image])
+                s_kwargs = {k: torch.cat([v, u_kwargs[k]]) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+                with torch.no_grad():
+                    u_out, u_feats = engine._teacher_fwd(u_image, **u_kwargs)
+                t_mag_all = torch.cat([teacher_mag.detach(), match_target(u_out, size)])
+                t_feats_all = {k: torch.cat([v.detach(), u_feats[k]]) for k, v in teacher_feats.items()}
+            student_out, student_feats = engine._student_fwd(s_image, **s_kwargs)
             if teacher_out is not None and teacher_out.shape[-2:] != student_out.shape[-2:]:
                 raise ValueError(
                     f"teacher output {tuple(teacher_out.shape)} and student output {tuple(student_out.shape)} are on "
                     "different grids (check upscale / presets): distillation compares them pixel by pixel."
                 )
-            student_mag = match_target(student_out, size)
+            student_mag_all = match_target(student_out, size)
+            student_mag = student_mag_all[: image.shape[0]]
             engine.state.output[Keys.PRED] = student_mag
             engine.fire_event(IterationEvents.FORWARD_COMPLETED)
             terms = engine._loss_fwd(
-                student_mag,
-                None if teacher_mag is None else teacher_mag.detach(),
+                student_mag_all,
+                None if t_mag_all is None else t_mag_all.detach(),
                 target,
                 engine.alpha_value,
                 student_feats,
-                None if teacher_feats is None else {k: v.detach() for k, v in teacher_feats.items()},
+                None if t_feats_all is None else {k: v.detach() for k, v in t_feats_all.items()},
             )
         engine._check_finite(engine, "student", terms)
         engine.state.output[Keys.LOSS] = terms["total"]

@@ -66,8 +66,10 @@ class RunConfig:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         saved = json.loads(state["config"])
-        if saved != self.config:
-            keys = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
+        # a setting missing on one side counts as None: checkpoints written before a setting existed resume when
+        # the run leaves it unset
+        keys = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
+        if keys:
             diffs = ", ".join(f"{k}: checkpoint={saved.get(k)!r} run={self.config.get(k)!r}" for k in keys)
             raise ValueError(
                 f"cannot resume: the checkpoint was written by a run with a different configuration ({diffs}). "

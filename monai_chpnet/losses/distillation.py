@@ -204,9 +204,20 @@ class DistillationLoss(nn.Module):
         mix: ``"add"`` (``L_rec + alpha L_out``) or ``"convex"`` (``(1 - alpha) L_rec + alpha L_out``); without a
             teacher both are ``L_rec``.
 
+        unlabelled_weight: weight of ``L_unl``, the output distillation on inputs without a reference (below).
+
+    Inputs without a reference (prospectively undersampled scans, images whose truth is not to be used): when
+    ``student`` has more rows than ``target``, the rows beyond ``target.shape[0]`` are such inputs. They add
+    ``unlabelled_weight * L_unl`` with ``L_unl = L_out(S_u, T_u)`` -- the teacher's output as it is, since edge
+    correction and bounding need the truth -- and take part in ``L_feat`` (which needs no truth); ``L_rec``,
+    ``L_edge`` and ``L_out`` use the labelled rows only.
+
+    Shapes:
+        ``student``, ``teacher``: ``(B + U, C, H, W)``; ``target``: ``(B, C, H, W)``; tap dicts: ``(B + U, ...)``.
+
     Returns (``forward``):
-        ``{"rec", "out", "feat", "edge", "total"}``: scalar tensors, the unweighted terms and the weighted total
-        (disabled terms are 0), for logging.
+        ``{"rec", "out", "feat", "edge", "unl", "total"}``: scalar tensors, the unweighted terms and the weighted
+        total (disabled terms are 0), for logging.
     """
 
     def __init__(
@@ -219,10 +230,14 @@ class DistillationLoss(nn.Module):
         beta: float = 0.1,
         gamma: float = 0.5,
         mix: str = "add",
+        unlabelled_weight: float = 1.0,
     ) -> None:
         super().__init__()
         if mix not in KD_MIXES:
             raise ValueError(f"mix must be one of {KD_MIXES}, got {mix!r}.")
+        if unlabelled_weight < 0:
+            raise ValueError(f"unlabelled_weight must be >= 0, got {unlabelled_weight}.")
+        self.unlabelled_weight = float(unlabelled_weight)
         self.mix = mix
         self.reconstruction = reconstruction if reconstruction is not None else ReconstructionLoss()
         self.output = output if output is not None else OutputDistillationLoss()
@@ -240,20 +255,41 @@ class DistillationLoss(nn.Module):
         student_features: Optional[Mapping[str, Tensor]] = None,
         teacher_features: Optional[Mapping[str, Tensor]] = None,
     ) -> Dict[str, Tensor]:
-        if student.shape != target.shape or (teacher is not None and teacher.shape != student.shape):
+        labelled = target.shape[0]
+        if (
+            student.shape[1:] != target.shape[1:]
+            or student.shape[0] < labelled
+            or (teacher is not None and teacher.shape != student.shape)
+        ):
             raise ValueError(
-                f"student output, teacher output and target must have the same shape, got {tuple(student.shape)}, "
+                f"student output, teacher output and target must have the same shape (the student and teacher may "
+                f"have extra unlabelled rows), got {tuple(student.shape)}, "
                 f"{None if teacher is None else tuple(teacher.shape)} and {tuple(target.shape)}."
             )
+        unlabelled = student.shape[0] - labelled
+        if unlabelled and teacher is None:
+            raise ValueError(
+                f"{unlabelled} of {student.shape[0]} student rows have no target: inputs without a reference can only "
+                "be distilled, so they need a teacher (kd='static' or 'dynamic')."
+            )
+        if unlabelled and getattr(self.output, "bounded", False):
+            raise ValueError(
+                "teacher-bounded distillation needs the truth at every pixel; it cannot use inputs without a "
+                "reference (drop the unlabelled data or teacher_bounded)."
+            )
         zero = student.new_zeros(())
-        terms = {"rec": self.reconstruction(student, target), "out": zero, "feat": zero, "edge": zero}
+        s_lab = student[:labelled]
+        terms = {"rec": self.reconstruction(s_lab, target), "out": zero, "feat": zero, "edge": zero, "unl": zero}
         if teacher is None:  # no distillation (the student-alone baseline): L_rec + gamma * L_edge only
             alpha, student_features = 0.0, None
         if alpha:
-            knowledge = self.knowledge(teacher, target) if self.knowledge is not None else teacher.detach()
-            terms["out"] = self.output(student, knowledge, target)
+            t_lab = teacher[:labelled]
+            knowledge = self.knowledge(t_lab, target) if self.knowledge is not None else t_lab.detach()
+            terms["out"] = self.output(s_lab, knowledge, target)
+        if unlabelled:
+            terms["unl"] = self.output(student[labelled:], teacher[labelled:].detach())
         if self.gamma:
-            terms["edge"] = self.edge(student, target)
+            terms["edge"] = self.edge(s_lab, target)
         if self.feature is not None and self.beta and teacher is not None:
             if student_features is None or teacher_features is None:
                 raise ValueError("the feature term needs student_features and teacher_features (forward_features).")
@@ -261,5 +297,6 @@ class DistillationLoss(nn.Module):
         rec_weight = 1.0 - alpha if self.mix == "convex" else 1.0
         terms["total"] = (
             rec_weight * terms["rec"] + alpha * terms["out"] + self.beta * terms["feat"] + self.gamma * terms["edge"]
+            + self.unlabelled_weight * terms["unl"]
         )
         return terms

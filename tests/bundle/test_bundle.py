@@ -171,10 +171,21 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
         assert loss.output.bounded is bounded, overrides
         assert (loss.mix, loss.output.ssim_weight) == (overrides.get("kd_mix", "add"), float(overrides.get("kd_ssim_weight", 0))), overrides
     # the other ablation arms run through the same config
-    for kd, extra in (("none", []), ("static", ["--feature_kd", "false", "--edge_correction", "false"])):
+    for kd, extra in (("none", []), ("static", ["--feature_kd", "false", "--edge_correction", "false",
+                                                "--unlabelled_dataset", "sample", "--unlabelled_weight", "0.5"])):
         rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / kd),
                          "--kd", kd, *extra, *TINY)
         assert rc == 0, (kd, log[-3000:])
+    # inputs without a reference: the trainer gets their loader (truth deleted), and only where a teacher is
+    parser = ConfigParser()
+    parser.read_config(str(CONFIGS / "train_student.json"))
+    parser.update({"bundle_root": str(BUNDLE), "ckpt_dir": str(ckpt), "teacher_preset": "tiny", "student_preset": "tiny",
+                   "patch_size": 32, "num_workers": 0, "unlabelled_dataset": "sample", "unlabelled_weight": "0.5"})
+    trainer = parser.get_parsed_content("train#trainer")
+    batch = next(iter(trainer.unlabelled_data_loader))
+    assert "target" not in batch and "kspace" not in batch and batch["image"].shape[1:] == (2, 32, 32)
+    assert trainer.loss_function.unlabelled_weight == 0.5
+    assert parser.get_parsed_content("run_config").config["unlabelled"] == {"dataset": "sample", "dir": None, "weight": 0.5}
 
 
 @pytest.mark.slow
@@ -189,7 +200,8 @@ def test_multi_gpu_config_runs_under_torchrun_on_cpu(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(port), "-m", "monai.bundle", "run", "--config_file", files,
            "--meta_file", str(CONFIGS / "metadata.json"), "--logging_file", str(CONFIGS / "logging.conf"),
-           "--bundle_root", str(BUNDLE), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "ddp"), *TINY]
+           "--bundle_root", str(BUNDLE), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "ddp"),
+           "--unlabelled_dataset", "sample", *TINY]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:

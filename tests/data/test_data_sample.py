@@ -13,13 +13,15 @@ from monai_chpnet.data import (
     sample_training_files,
     sample_volume_path,
 )
+from monai_chpnet.data.sample import sample_unlabelled_files
+from monai_chpnet.data.selection import unlabelled_dataset
 from monai_chpnet.data.sample import SAMPLE_DIR
 from monai_chpnet.keys import ReconKeys
 
 
 def test_total_size_is_small():
     files = [p for p in SAMPLE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    assert sum(p.stat().st_size for p in files) < 3 * 2**20
+    assert sum(p.stat().st_size for p in files) < 4 * 2**20
     readme = (SAMPLE_DIR / "README.md").read_text()
     assert "scripts/make_sample_data.py" in readme and "McGill University" in readme and "MR_small" in readme
 
@@ -69,3 +71,27 @@ def test_training_files_and_mix():
         target = item[ReconKeys.TARGET]
         assert target.ndim == 3 and target.shape[0] == 1 and 0 <= target.min() and target.max() <= 1
         assert item["fname"].startswith(f"{dataset.source(i)}/")
+
+
+def test_unlabelled_inputs_are_other_pictures_and_reach_the_trainer_without_their_truth():
+    from monai_chpnet.transforms.recipes import train_transforms
+
+    files = sample_unlabelled_files()
+    assert [p.stem for p in files] == sorted(
+        ["cell", "hubble_deep_field", "immunohistochemistry", "microaneurysms", "retina", "shepp_logan_phantom",
+         "text"])
+    training = {p.stem for group in sample_training_files().values() for p in group}
+    assert not training & {p.stem for p in files}
+    assert all(min(sitk.ReadImage(str(p)).GetSize()) >= 96 for p in files)  # the bundle's default patch fits
+    ds = unlabelled_dataset("sample", image_transform=train_transforms(patch_size=64))
+    assert len(ds) == 7
+    item = ds[0]
+    assert ReconKeys.TARGET not in item and ReconKeys.KSPACE not in item  # the truth never reaches the trainer
+    assert item["image"].shape == (2, 64, 64) and item[ReconKeys.MASK].shape == (1, 1, 64)
+    mask = item[ReconKeys.MASK].flatten()
+    assert mask[32] == 1 and 0 < float(mask.float().mean()) < 0.45  # undersampled, with its k-space centre
+    assert unlabelled_dataset(None) is None
+    with pytest.raises(ValueError, match="unknown unlabelled dataset kind 'brain_tumor'"):
+        unlabelled_dataset("brain_tumor")
+    with pytest.raises(ValueError, match="needs its folder"):
+        unlabelled_dataset("natural")

@@ -10,7 +10,7 @@ from monai.data import DataLoader, Dataset
 from torch.utils.data import DistributedSampler
 
 sys.path.insert(0, os.path.dirname(__file__))
-from engine_fixtures import build, loader  # noqa: E402
+from engine_fixtures import build, loader, unlabelled_loader  # noqa: E402
 
 
 def main(out_dir: str) -> None:
@@ -19,7 +19,11 @@ def main(out_dir: str) -> None:
     base = loader(n=8)
     sampler = DistributedSampler(base.dataset, shuffle=True, seed=0)
     dl = DataLoader(base.dataset, batch_size=2, sampler=sampler)
-    trainer, student, teacher, loss, *_ = build("dynamic", max_epochs=2, seed=0, train_data_loader=dl, distributed=True)
+    # inputs without a reference too, split between the ranks like the labelled data
+    u_base = unlabelled_loader(n=4)
+    u_dl = unlabelled_loader(n=4, batch_size=1, sampler=DistributedSampler(u_base.dataset, shuffle=True, seed=1))
+    trainer, student, teacher, loss, *_ = build("dynamic", max_epochs=2, seed=0, train_data_loader=dl, distributed=True,
+                                                unlabelled_data_loader=u_dl)
     trainer.run()
     digest = hashlib.sha256()
     for module in (student, teacher, loss):

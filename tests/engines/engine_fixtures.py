@@ -34,6 +34,16 @@ def loader(n: int = 8, batch_size: int = 4, seed: int = 0, shuffle: bool = False
     return DataLoader(Dataset(items, recon_transform(seed)), batch_size=batch_size, shuffle=shuffle, num_workers=0)
 
 
+def unlabelled_loader(n: int = 4, batch_size: int = 2, seed: int = 7, sampler=None) -> DataLoader:
+    """Phantoms whose truth is deleted after the acquisition is simulated: inputs without a reference."""
+    from monai_chpnet.data.selection import drop_reference
+
+    vol = ellipse_phantom(n + 2, (SIZE, SIZE))[2:, ::-1].transpose(0, 2, 1).copy()  # other slices, flipped
+    items = [{ReconKeys.TARGET: torch.as_tensor(vol[i : i + 1]), "fname": f"u{i}"} for i in range(n)]
+    dataset = Dataset(items, drop_reference(recon_transform(seed)))
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, sampler=sampler, num_workers=0)
+
+
 def networks(seed: int = 0):
     torch.manual_seed(seed)
     return teacher_from_preset("tiny", in_channels=2), student_from_preset("tiny", in_channels=2)

@@ -99,3 +99,11 @@ def test_no_checkpoint_means_a_fresh_start(tmp_path):
     resume.attach(trainer)
     trainer.run()
     assert resume.loaded_from is None and trainer.state.iteration == 2
+
+
+def test_a_setting_added_later_resumes_while_unset_and_is_refused_when_set():
+    """A checkpoint written before a setting existed (e.g. ``unlabelled``) resumes under a run that leaves it unset."""
+    old = RunConfig({"kd": "dynamic"}).state_dict()
+    RunConfig({"kd": "dynamic", "unlabelled": None}).load_state_dict(old)
+    with pytest.raises(ValueError, match="unlabelled: checkpoint=None run=.*'sample'"):
+        RunConfig({"kd": "dynamic", "unlabelled": {"dataset": "sample"}}).load_state_dict(old)

@@ -7,6 +7,8 @@ from ignite.engine import Events
 
 from engine_fixtures import build, loader, networks
 
+from monai.utils.enums import CommonKeys
+
 from monai_chpnet.engines import DistillationTrainer, scalar_outputs
 from monai_chpnet.losses import DistillationLoss
 
@@ -121,4 +123,60 @@ def test_nan_loss_stops_with_the_iteration(tmp_path):
 
     student.forward_features = poisoned
     with pytest.raises(FloatingPointError, match="non-finite student loss at iteration 2"):
+        trainer.run()
+
+
+# ---- inputs without a reference --------------------------------------------------------------------------------
+
+
+def test_unlabelled_batches_teach_the_student_through_the_teacher_only():
+    """Each iteration adds an unlabelled batch: ``L_unl`` is logged, it alone moves the student, the loader is
+    cycled past its end, and the teacher (dynamic) is not trained on it."""
+    from engine_fixtures import unlabelled_loader
+
+    trainer, student, teacher, loss, *_ = build("dynamic", max_epochs=3, unlabelled_data_loader=unlabelled_loader(n=2))
+    seen = []
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: seen.append(e.state.output["loss_unl"]))
+    trainer.run()
+    assert len(seen) == 6 and all(math.isfinite(v) and v > 0 for v in seen)  # 6 iterations, 1-batch loader cycled
+    assert trainer._unlabelled_passes == 6
+    assert trainer.state.output[CommonKeys.PRED].shape[0] == 4, "the prediction holds the labelled rows only"
+
+    # gradient check: the unlabelled term alone gives the student a gradient (and never the teacher)
+    from monai_chpnet.engines import match_target
+
+    u_batch = next(iter(unlabelled_loader(n=2)))
+    image, target, _, kw = trainer.prepare_batch(next(iter(loader())), "cpu")
+    u_image, u_target, _, u_kw = trainer.prepare_batch(u_batch, "cpu")
+    assert u_target is None and "kspace" not in u_batch and "target" not in u_batch
+    student.zero_grad()
+    teacher.zero_grad()
+    s_out, s_feats = student.forward_features(torch.cat([image, u_image]), **{k: torch.cat([v, u_kw[k]]) for k, v in kw.items()})
+    with torch.no_grad():
+        t_out, t_feats = teacher.forward_features(torch.cat([image, u_image]), **{k: torch.cat([v, u_kw[k]]) for k, v in kw.items()})
+    size = target.shape[-2:]
+    terms = loss(match_target(s_out, size), match_target(t_out, size), target, 0.5, s_feats, t_feats)
+    terms["unl"].backward()
+    norm = sum(p.grad.norm() ** 2 for p in student.parameters() if p.grad is not None) ** 0.5
+    assert norm > 0 and all(p.grad is None for p in teacher.parameters())
+
+
+def test_unlabelled_data_needs_a_teacher_no_target_and_the_labelled_shapes():
+    from monai.data import DataLoader, Dataset
+
+    from engine_fixtures import unlabelled_loader
+
+    with pytest.raises(ValueError, match="needs a teacher"):
+        build("none", unlabelled_data_loader=unlabelled_loader())
+    labelled = loader().dataset  # still holds its target
+    trainer, *_ = build("static", unlabelled_data_loader=DataLoader(labelled, batch_size=2))
+    with pytest.raises(ValueError, match="holds a target"):
+        trainer.run()
+    small = [{k: (v[..., :16] if torch.is_tensor(v) and v.ndim >= 2 else v) for k, v in item.items()}
+             for item in unlabelled_loader().dataset]
+    trainer, *_ = build("static", unlabelled_data_loader=DataLoader(Dataset(small), batch_size=2))
+    with pytest.raises(ValueError, match=r"unlabelled batch 'image' has shape \(2, 2, 32, 16\)"):
+        trainer.run()
+    trainer, *_ = build("static", unlabelled_data_loader=DataLoader(Dataset([]), batch_size=2))
+    with pytest.raises(ValueError, match="yields no batch"):
         trainer.run()

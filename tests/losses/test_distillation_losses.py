@@ -185,7 +185,7 @@ def test_every_student_term_reaches_the_student_parameters_and_never_the_teacher
     feature = HeterogeneousFeatureLoss(student_net.feature_info(), teacher_net.feature_info(), [("feat", "feat")])
     loss_fn = DistillationLoss(knowledge=EdgeCorrectedKnowledge(), feature=feature)
     terms = loss_fn(s, t, gt, alpha=0.7, student_features=s_feats, teacher_features=t_feats)
-    assert set(terms) == {*TERMS, "total"}
+    assert set(terms) == {*TERMS, "unl", "total"} and terms["unl"] == 0  # no unlabelled rows
     expected_total = terms["rec"] + 0.7 * terms["out"] + 0.1 * terms["feat"] + 0.5 * terms["edge"]
     assert torch.allclose(terms["total"], expected_total)
     terms[term].backward()
@@ -205,3 +205,39 @@ def test_switched_off_terms_are_zero_and_features_are_required_when_used():
         DistillationLoss(feature=feature)(s, t, gt, alpha=1.0)
     with pytest.raises(ValueError, match="same shape"):
         DistillationLoss()(s, t[:1], gt, alpha=1.0)
+
+
+def test_rows_beyond_the_target_are_distilled_from_the_teacher_only():
+    """Unlabelled rows: ``L_unl = L1(S_u, T_u)`` weighted by ``unlabelled_weight``; truth terms see labelled rows."""
+    torch.manual_seed(0)
+    student_net, teacher_net = _TinyNet(4, 2), _TinyNet(6, 1)
+    x = torch.rand(5, 1, 12, 12)
+    gt = x[:3] + 0.1  # rows 3 and 4 have no reference
+    s, s_feats = student_net.forward_features(x)
+    t, t_feats = teacher_net.forward_features(x)
+    feature = HeterogeneousFeatureLoss(student_net.feature_info(), teacher_net.feature_info(), [("feat", "feat")])
+    loss_fn = DistillationLoss(knowledge=EdgeCorrectedKnowledge(), feature=feature, unlabelled_weight=2.0)
+    terms = loss_fn(s, t, gt, alpha=0.7, student_features=s_feats, teacher_features=t_feats)
+    labelled = DistillationLoss(knowledge=EdgeCorrectedKnowledge(), feature=feature)(
+        s[:3], t[:3], gt, alpha=0.7, student_features={"feat": s_feats["feat"][:3]}, teacher_features={"feat": t_feats["feat"][:3]})
+    for key in ("rec", "out", "edge"):
+        assert torch.allclose(terms[key], labelled[key]), key
+    assert torch.allclose(terms["unl"], (s[3:] - t[3:]).abs().mean())
+    assert torch.allclose(terms["feat"], feature(s_feats, t_feats))  # feature KD needs no truth: all five rows
+    expected = terms["rec"] + 0.7 * terms["out"] + 0.1 * terms["feat"] + 0.5 * terms["edge"] + 2.0 * terms["unl"]
+    assert torch.allclose(terms["total"], expected)
+    terms["unl"].backward()
+    assert student_net.encode.weight.grad.norm() > 0 and all(p.grad is None for p in teacher_net.parameters())
+
+
+def test_unlabelled_rows_need_a_teacher_and_cannot_be_bounded():
+    s, t, gt = _images()
+    extra = torch.cat([s, s])
+    with pytest.raises(ValueError, match="need a teacher"):
+        DistillationLoss()(extra, None, gt, alpha=0.0)
+    with pytest.raises(ValueError, match="teacher-bounded"):
+        DistillationLoss(output=OutputDistillationLoss(bounded=True))(extra, torch.cat([t, t]), gt, alpha=0.5)
+    with pytest.raises(ValueError, match="same shape"):
+        DistillationLoss()(s[:1], t[:1], gt, alpha=0.5)  # fewer student rows than targets
+    with pytest.raises(ValueError, match="unlabelled_weight"):
+        DistillationLoss(unlabelled_weight=-1.0)

@@ -22,6 +22,7 @@ __all__ = [
     "heldout_evaluation_files",
     "sample_training_dataset",
     "sample_training_files",
+    "sample_unlabelled_files",
     "sample_volume_path",
 ]
 
@@ -53,6 +54,14 @@ def sample_training_files() -> Dict[str, List[Path]]:
     """The training images: ``{"mri": [template slices], "natural": [photographs]}``, sorted PNG paths
     (grayscale uint8, smallest side 96 px)."""
     return {kind: sorted((SAMPLE_DIR / "train" / kind).glob("*.png")) for kind in ("mri", "natural")}
+
+
+def sample_unlabelled_files() -> List[Path]:
+    """Inputs without a reference for distillation: sorted PNG paths of the ``unlabelled/`` photographs (grayscale
+    uint8; scikit-image pictures in neither the training nor the validation split, and unlike the held-out MR).
+    Their pixels are only ever used to simulate an undersampled acquisition; training never reads them as a
+    target (:func:`monai_chpnet.data.selection.unlabelled_dataset`)."""
+    return sorted((SAMPLE_DIR / "unlabelled").glob("*.png"))
 
 
 def sample_training_dataset(
