@@ -40,7 +40,9 @@ DEFAULT_CENTER_FRACTIONS: Tuple[float, ...] = (0.08, 0.04)
 
 
 def _invert(x):
-    return x.max() - x
+    """``max - x``; a constant patch (nothing to invert, e.g. a flat background) is kept rather than zeroed."""
+    high = x.max()
+    return x if bool(high == x.min()) else high - x
 
 
 def train_transforms(

@@ -20,3 +20,21 @@ def test_signal_crop_never_returns_background_when_signal_exists():
     assert array(image).shape == (1, 16, 16)
     with pytest.raises(ValueError, match="max_tries"):
         RandSignalSpatialCrop(roi_size=(4, 4), max_tries=0)
+
+
+def test_training_pipeline_keeps_a_flat_patch_instead_of_inverting_it_to_zero():
+    """A flat, non-zero patch (a uniform region or a grey border) must reach the acquisition: the pipeline's
+    intensity inversion (``max - x``) would make it all zero, and the acquisition refuses an all-zero image."""
+    from monai_chpnet.transforms.recipes import _invert, train_transforms
+
+    flat = torch.full((1, 8, 8), 0.3)
+    assert torch.equal(_invert(flat), flat)
+    ramp = torch.linspace(0, 1, 64).reshape(1, 8, 8)
+    assert torch.allclose(_invert(ramp), 1 - ramp)
+    pipeline = train_transforms(patch_size=16)
+    pipeline.set_random_state(0)
+    image = torch.full((1, 200, 200), 0.5)
+    image[:, :8, :8], image[:, -8:, -8:] = 0.0, 1.0  # a flat grey picture: almost every patch is flat
+    for _ in range(40):  # inversion has probability 0.2: it is drawn several times here
+        out = pipeline({"target": image.clone()})
+        assert float(out["target"].abs().max()) > 0
