@@ -82,9 +82,17 @@ class CenterCropHWd(MapTransform):
         return d
 
 
+def _flat(patch: Any) -> bool:
+    """Whether every value of ``patch`` is the same (all zero included)."""
+    flat = patch.reshape(-1)
+    return bool((flat == flat[0]).all())
+
+
 class RandSignalSpatialCrop(RandSpatialCrop):
-    """:class:`monai.transforms.RandSpatialCrop` that draws again (up to ``max_tries`` times) while the patch is all
-    zero, e.g. background around an anatomy. Patches with any signal are drawn exactly as by the parent class.
+    """:class:`monai.transforms.RandSpatialCrop` that draws again (up to ``max_tries`` times) while the patch is flat
+    -- all zero, e.g. background around an anatomy, or one constant value, e.g. a picture's uniform border, which
+    has nothing to reconstruct and whose normalisation would divide by a zero spread. Patches with any structure
+    are drawn exactly as by the parent class.
 
     Args:
         roi_size: patch size, as :class:`~monai.transforms.RandSpatialCrop` (``random_size=False``).
@@ -100,7 +108,7 @@ class RandSignalSpatialCrop(RandSpatialCrop):
     def __call__(self, img: Any, randomize: bool = True, lazy: Optional[bool] = None) -> Any:  # type: ignore[override]
         out = super().__call__(img, randomize=randomize, lazy=lazy)
         for _ in range(self.max_tries - 1):
-            if not randomize or bool(out.any()):
+            if not randomize or not _flat(out):
                 break
             out = super().__call__(img, randomize=True, lazy=lazy)
         return out
@@ -108,7 +116,7 @@ class RandSignalSpatialCrop(RandSpatialCrop):
 
 class RandSignalSpatialCropd(RandSpatialCropd):
     """Dictionary version of :class:`RandSignalSpatialCrop`: one patch location for all ``keys``, drawn again while
-    the first key's patch is all zero."""
+    the first key's patch is flat (see :class:`RandSignalSpatialCrop`)."""
 
     def __init__(self, keys: KeysCollection, roi_size: Sequence[int], max_tries: int = 10,
                  allow_missing_keys: bool = False) -> None:
@@ -121,7 +129,7 @@ class RandSignalSpatialCropd(RandSpatialCropd):
         first = self.first_key(data)
         out = super().__call__(data, lazy=lazy)
         for _ in range(self.max_tries - 1):
-            if first == () or bool(out[first].any()):
+            if first == () or not _flat(out[first]):
                 break
             out = super().__call__(data, lazy=lazy)
         return out
