@@ -106,11 +106,11 @@ def unlabelled_dataset(
     if kind not in UNLABELLED_KINDS:
         raise ValueError(f"unknown unlabelled dataset kind {kind!r}; choose one of {UNLABELLED_KINDS} or None.")
     if kind == "sample":
-        files = sample_unlabelled_files()
-        return ImageFileDataset(files, root=SAMPLE_DIR / "unlabelled", transform=drop_reference(image_transform))
-    if root is None:
+        files, root = sample_unlabelled_files(), SAMPLE_DIR / "unlabelled"
+    elif root is None:
         raise ValueError(f"unlabelled dataset kind {kind!r} needs its folder (the bundle's unlabelled_dir).")
-    if kind == "fastmri":
+    elif kind == "fastmri":
         return FastMRISliceDataset(root, transform=drop_reference(kspace_transform), seed=seed)
-    files = sorted(NaturalImageDataset(root).files)
+    else:
+        files = sorted(NaturalImageDataset(root).files)
     return ImageFileDataset(files, root=root, transform=drop_reference(image_transform))

@@ -94,8 +94,8 @@ class DistillationTrainer(SupervisedTrainer):
 
     Raises:
         ValueError: unknown ``kd`` mode, a missing teacher / teacher optimizer, a teacher whose output shape
-            differs from the student's, an unlabelled batch shaped unlike the labelled one, or a non-finite loss (naming the iteration and the terms; the last
-            checkpoint written before it is kept).
+            differs from the student's, an unlabelled batch shaped unlike the labelled one, or a non-finite loss
+            (naming the iteration and the terms; the last checkpoint written before it is kept).
     """
 
     def __init__(
@@ -300,8 +300,8 @@ class DistillationTrainer(SupervisedTrainer):
                 s_kwargs = {k: torch.cat([v, u_kwargs[k]]) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
                 with torch.no_grad():
                     u_out, u_feats = engine._teacher_fwd(u_image, **u_kwargs)
-                t_mag_all = torch.cat([teacher_mag.detach(), match_target(u_out, size)])
-                t_feats_all = {k: torch.cat([v.detach(), u_feats[k]]) for k, v in teacher_feats.items()}
+                t_mag_all = torch.cat([teacher_mag, match_target(u_out, size)])  # detached at the loss call
+                t_feats_all = {k: torch.cat([v, u_feats[k]]) for k, v in teacher_feats.items()}
             student_out, student_feats = engine._student_fwd(s_image, **s_kwargs)
             if teacher_out is not None and teacher_out.shape[-2:] != student_out.shape[-2:]:
                 raise ValueError(
