@@ -605,6 +605,51 @@ def write_evaluation(rows: Sequence[Mapping[str, Any]], output_dir: Union[str, o
     return list(rows)
 
 
+def metadata_eval_metrics(rows: Sequence[Mapping[str, Any]]) -> Dict[str, float]:
+    """Flatten :func:`evaluate_files` rows into a bundle metadata ``eval_metrics`` mapping.
+
+    Each row gives ``<source>_<acceleration>x_<method>_psnr`` (dB, 3 decimals) and ``..._ssim`` (4 decimals);
+    e.g. ``t1_demo_4x_zero_filled_psnr``. Two rows with the same source, acceleration and method are an error
+    (the second would silently overwrite the first).
+    """
+    metrics: Dict[str, float] = {}
+    for row in rows:
+        missing = [k for k in ("source", "acceleration", "method", "psnr", "ssim") if k not in row]
+        if missing:
+            raise KeyError(f"evaluation row {dict(row)} lacks {missing}; expected rows of evaluate_files().")
+        method = str(row["method"]).replace("-", "_").replace(" ", "_")
+        stem = f"{row['source']}_{float(row['acceleration']):g}x_{method}"
+        if f"{stem}_psnr" in metrics:
+            raise ValueError(f"two evaluation rows for source {row['source']!r}, {float(row['acceleration']):g}x, "
+                             f"method {row['method']!r}.")
+        metrics[f"{stem}_psnr"] = round(float(row["psnr"]), 3)
+        metrics[f"{stem}_ssim"] = round(float(row["ssim"]), 4)
+    return metrics
+
+
+def update_metadata_metrics(rows: Sequence[Mapping[str, Any]], metadata_file: Union[str, os.PathLike]) -> Path:
+    """Replace ``eval_metrics`` in a bundle's ``metadata.json`` by :func:`metadata_eval_metrics` of ``rows``.
+
+    Every other key is kept as it is; the file is written to a temporary name and renamed, so an interrupted
+    write never leaves a truncated metadata file. Returns the path.
+    """
+    path = Path(metadata_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"bundle metadata file not found: {path}")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"bundle metadata file {path} is not valid JSON ({e}).") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"bundle metadata file {path} holds a {type(meta).__name__}, expected a JSON object.")
+    metrics = metadata_eval_metrics(rows)
+    if not metrics:
+        raise ValueError(f"no evaluation rows to write into {path}; eval_metrics left unchanged.")
+    meta["eval_metrics"] = metrics
+    _atomic_text(path, json.dumps(meta, indent=4) + "\n")
+    return path
+
+
 def install_error_hook() -> None:
     """Report uncaught errors as one line naming their root cause (``error: FileNotFoundError: network weights
     not found: ...``) instead of the config parser's chained traceback, and exit with status 2. The bundle

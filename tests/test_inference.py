@@ -13,8 +13,10 @@ from monai_chpnet.data.volumes import read_volume
 from monai_chpnet.inference import (
     evaluate_files,
     load_network,
+    metadata_eval_metrics,
     reconstruct_file,
     reconstruct_volume,
+    update_metadata_metrics,
     write_outputs,
 )
 from monai_chpnet.kspace import fft2c
@@ -227,3 +229,43 @@ def test_already_undersampled_images_use_the_acquisitions_mask():
     assert np.allclose(baseline.reconstruction, acquired.zero_filled, rtol=1e-4, atol=1e-3)
     with pytest.raises(ValueError, match="no k-space of its own"):
         reconstruct_volume(volume, net, acceleration=None)
+
+
+ROWS = [
+    {"source": "t1_demo", "acceleration": 4.0, "method": "zero-filled", "psnr": 25.033090787, "ssim": 0.60976717},
+    {"source": "t1_demo", "acceleration": 8.0, "method": "student", "psnr": 24.84042290, "ssim": 0.70273799},
+    {"source": "epi", "acceleration": 2.5, "method": "dynamic KD", "psnr": 31.0, "ssim": 0.5},
+]
+
+
+def test_metadata_eval_metrics_names_and_rounds_each_row():
+    assert metadata_eval_metrics(ROWS) == {
+        "t1_demo_4x_zero_filled_psnr": 25.033, "t1_demo_4x_zero_filled_ssim": 0.6098,
+        "t1_demo_8x_student_psnr": 24.84, "t1_demo_8x_student_ssim": 0.7027,
+        "epi_2.5x_dynamic_KD_psnr": 31.0, "epi_2.5x_dynamic_KD_ssim": 0.5,
+    }
+    with pytest.raises(ValueError, match="two evaluation rows for source 't1_demo', 8x, method 'student'"):
+        metadata_eval_metrics(ROWS + [dict(ROWS[1], psnr=1.0)])
+    with pytest.raises(KeyError, match="ssim"):
+        metadata_eval_metrics([{k: v for k, v in ROWS[0].items() if k != "ssim"}])
+
+
+def test_update_metadata_metrics_replaces_only_eval_metrics_atomically(tmp_path):
+    meta = {"version": "9.9.9", "eval_metrics": {"stale_psnr": 1.0}, "network_data_format": {"inputs": {}}}
+    path = tmp_path / "metadata.json"
+    path.write_text(json.dumps(meta, indent=4))
+    assert update_metadata_metrics(ROWS[:2], path) == path
+    written = json.loads(path.read_text())
+    assert written["eval_metrics"] == metadata_eval_metrics(ROWS[:2])  # the stale key is gone
+    assert {k: v for k, v in written.items() if k != "eval_metrics"} == {k: v for k, v in meta.items() if k != "eval_metrics"}
+    assert [p.name for p in tmp_path.iterdir()] == ["metadata.json"]  # no temporary file left behind
+    before = path.read_text()
+    with pytest.raises(ValueError, match="no evaluation rows"):
+        update_metadata_metrics([], path)
+    path_bad = tmp_path / "broken.json"
+    path_bad.write_text("{not json")
+    with pytest.raises(ValueError, match="broken.json is not valid JSON"):
+        update_metadata_metrics(ROWS, path_bad)
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        update_metadata_metrics(ROWS, tmp_path / "missing.json")
+    assert path.read_text() == before  # a refused update leaves the file untouched

@@ -45,6 +45,36 @@ def test_metadata_verifies_against_the_specification_schema(tmp_path):
     assert meta["eval_metrics"], "eval_metrics must be filled from a real evaluation"
 
 
+def test_metadata_eval_metrics_are_the_shipped_evaluation():
+    from monai_chpnet.inference import metadata_eval_metrics
+
+    rows = json.loads((BUNDLE / "eval" / "metrics.json").read_text())
+    meta = json.loads((CONFIGS / "metadata.json").read_text())
+    assert meta["eval_metrics"] == metadata_eval_metrics(rows)
+
+
+def test_evaluate_config_writes_metrics_and_updates_metadata_on_request(tmp_path):
+    vol = (np.random.default_rng(0).random((2, 32, 32)) > 0.5).astype(np.float32)
+    vol[:, 8:24, 8:24] += 2.0
+    sitk.WriteImage(sitk.GetImageFromArray(vol), str(tmp_path / "phantom.nii.gz"))
+    meta_file = tmp_path / "metadata.json"
+    shutil.copy(CONFIGS / "metadata.json", meta_file)
+    common = [*config("evaluate.json"), "--output_dir", str(tmp_path / "eval"), "--metadata_file", str(meta_file),
+              "--dataset", f"${{'phantom': {str(tmp_path / 'phantom.nii.gz')!r}}}",
+              "--networks", "$dict([('zero-filled', None)])", "--accelerations", "[4.0]"]
+    rc, log = bundle("run", *common)
+    assert rc == 0, log[-2000:]
+    rows = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert [(r["source"], r["method"]) for r in rows] == [("phantom", "zero-filled")] and rows[0]["psnr"] > 0
+    assert meta_file.read_text() == (CONFIGS / "metadata.json").read_text()  # not asked: untouched
+    rc, log = bundle("run", *common, "--update_metadata", "true")
+    assert rc == 0 and "eval_metrics written to" in log, log[-2000:]
+    meta = json.loads(meta_file.read_text())
+    assert meta["eval_metrics"] == {"phantom_4x_zero_filled_psnr": round(rows[0]["psnr"], 3),
+                                    "phantom_4x_zero_filled_ssim": round(rows[0]["ssim"], 4)}
+    assert meta["version"] == json.loads((CONFIGS / "metadata.json").read_text())["version"]
+
+
 def test_network_io_verifies():
     rc, log = bundle("verify_net_in_out", "network_def", *config("inference.json"), "--n", "2")
     assert rc == 0 and "data shape of network is verified with no error" in log, log[-2000:]
