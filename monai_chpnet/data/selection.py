@@ -68,7 +68,7 @@ def training_dataset(
     if root is None:
         raise ValueError(f"dataset kind {kind!r} needs its root folder (the bundle's dataset_dir).")
     if kind == "fastmri":
-        return FastMRISliceDataset(root, split="singlecoil_val" if val else "singlecoil_train", transform=kspace_transform, seed=seed)
+        return FastMRISliceDataset(root, split="val" if val else "train", transform=kspace_transform, seed=seed)
     if kind == "brain_tumor":
         return BrainTumorMRIDataset(root, split="Testing" if val else "Training", transform=image_transform)
     files = sorted(NaturalImageDataset(root).files)

@@ -169,6 +169,20 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     assert not list((tmp_path / "out").glob("*.nii.gz")) if (tmp_path / "out").exists() else True
 
 
+def test_student_trains_on_fastmri_singlecoil_folders(tmp_path):
+    """--dataset fastmri reads <dataset_dir>/singlecoil_train and singlecoil_val (the model card's retraining path)."""
+    from monai_chpnet.data.synthetic import ellipse_phantom, write_fastmri_h5
+
+    for split, n in (("train", 3), ("val", 2)):
+        write_fastmri_h5(tmp_path / "knee" / f"singlecoil_{split}" / f"{split}1.h5", ellipse_phantom(n, (32, 32)),
+                         kspace_shape=(64, 64), recon_size=(32, 32))
+    rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(tmp_path / "models"),
+                     "--output_dir", str(tmp_path / "s"), "--dataset", "fastmri", "--dataset_dir", str(tmp_path / "knee"),
+                     "--kd", "none", *TINY)
+    assert rc == 0 and (tmp_path / "models" / "model.pt").is_file(), log[-3000:]
+    assert "val_psnr" in log and "zf_psnr" in log
+
+
 @pytest.mark.slow
 def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
     ckpt = tmp_path / "models"

@@ -174,3 +174,21 @@ def test_monai_loader_keeps_the_imaginary_part(tmp_path):
     with pytest.warns(np.exceptions.ComplexWarning):
         lossy = LoadImaged(keys="kspace", reader=FastMRIReader())({"kspace": str(path)})["kspace"]
     assert not torch.is_complex(lossy) and np.allclose(lossy.numpy(), stored.real)
+
+
+def test_training_dataset_selects_the_official_fastmri_splits(tmp_path):
+    from monai_chpnet.data.selection import training_dataset
+    from monai_chpnet.transforms.recipes import kspace_transforms
+
+    for split, n in (("train", 3), ("val", 2)):  # a grid wide enough for 8x masks' centre block
+        write_fastmri_h5(tmp_path / f"singlecoil_{split}" / f"{split}1.h5", ellipse_phantom(n, (32, 32)),
+                         kspace_shape=(64, 64), recon_size=(32, 32))
+    train = training_dataset("fastmri", "train", root=tmp_path, kspace_transform=kspace_transforms(), seed=0)
+    val = training_dataset("fastmri", "val", root=tmp_path, kspace_transform=kspace_transforms(), seed=0)
+    assert (len(train), len(val)) == (3, 2)
+    item = train[0]
+    assert item["fname"] == "train1.h5" and val[0]["fname"] == "val1.h5"
+    mask = item[ReconKeys.MASK].reshape(-1)
+    assert tuple(item[ReconKeys.TARGET].shape[-2:]) == (32, 32) and 0 < float(mask.float().mean()) < 0.5  # 4x or 8x
+    with pytest.raises(ValueError, match="needs its root folder"):
+        training_dataset("fastmri", "train")
