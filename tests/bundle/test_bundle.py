@@ -62,7 +62,7 @@ def test_evaluate_config_writes_metrics_and_updates_metadata_on_request(tmp_path
     common = [*config("evaluate.json"), "--output_dir", str(tmp_path / "eval"), "--metadata_file", str(meta_file),
               "--dataset", f"${{'phantom': {str(tmp_path / 'phantom.nii.gz')!r}}}",
               "--networks", "$dict([('zero-filled', None)])", "--accelerations", "[4.0]"]
-    rc, log = bundle("run", *common)
+    rc, log = bundle("run", *common, "--update_metadata", "false")  # a command-line string, not a bool
     assert rc == 0, log[-2000:]
     rows = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert [(r["source"], r["method"]) for r in rows] == [("phantom", "zero-filled")] and rows[0]["psnr"] > 0
@@ -284,3 +284,21 @@ def test_teacher_config_starts_from_init_weights_and_names_a_wrong_file(tmp_path
         network(str(tmp_path / "student.pt"))
     assert isinstance(info.value.__cause__, ValueError) and "student.pt" in str(info.value.__cause__)
     assert "do not fit SwinRestorationTeacher" in str(info.value.__cause__)
+
+
+def test_a_second_stage_in_the_first_stages_folder_is_refused_not_resumed(tmp_path):
+    """Changing the learning rate or the starting weights is a new run: resuming the old one instead would
+    silently continue its schedule and discard ``init_weights`` (the model card's second teacher cycle)."""
+    ckpt = tmp_path / "models"
+    stage1 = [*config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t1"), *TINY]
+    rc, log = bundle("run", *stage1)
+    assert rc == 0, log[-2000:]
+    shutil.copy(ckpt / "teacher.pt", tmp_path / "stage1.pt")
+    second = ["--learning_rate", "0.00025", "--init_weights", str(tmp_path / "stage1.pt"), "--max_epochs", "4"]
+    rc, log = bundle("run", *stage1, *second)
+    errors = [line for line in log.splitlines() if line.startswith("error:")]
+    assert rc != 0 and len(errors) == 1 and "cannot resume" in errors[0], log[-2000:]
+    assert "learning_rate: checkpoint=0.0005 run=0.00025" in errors[0] and "init_weights" in errors[0]
+    rc, log = bundle("run", *config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t2"),
+                     *TINY, *second)
+    assert rc == 0 and "resumed from" not in log, log[-2000:]
