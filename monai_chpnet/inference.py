@@ -60,6 +60,8 @@ __all__ = [
     "evaluate_files",
     "metrics_table",
     "write_evaluation",
+    "metadata_eval_metrics",
+    "update_metadata_metrics",
     "FileReconstructor",
     "install_error_hook",
 ]
@@ -323,7 +325,7 @@ def reconstruct_volume(
     phase, so this recovers less than raw k-space does (use a fastMRI ``.h5`` when there is one).
 
     Raises:
-        ValueError: not a 3-D array, fewer than 2 pixels along H or W, non-finite values; ``acceleration=None``
+        ValueError: not a 3-D array, fewer than 2 pixels along H or W, non-finite or negative values; ``acceleration=None``
             (an image volume has no k-space of its own: give the acquisition's acceleration).
     """
     vol = np.asarray(volume)
@@ -333,6 +335,12 @@ def reconstruct_volume(
         raise ValueError(f"volume of shape {vol.shape} is too small to reconstruct (need H, W >= 2).")
     if not np.isfinite(vol).all():
         raise ValueError(f"volume {source} contains NaN or inf values.")
+    if vol.min() < 0:
+        raise ValueError(
+            f"volume {source} has negative values (minimum {float(vol.min()):.4g}): it is not a magnitude image "
+            "(z-scored, phase or difference image?). The reconstruction is a magnitude, so it could not match it; "
+            "give the acquired magnitude image."
+        )
     start = time.perf_counter()
     # blank slices (outside the body, padding) have no k-space to reconstruct: they stay zero
     keep = np.flatnonzero(np.any(vol != 0, axis=(1, 2)))
@@ -585,10 +593,24 @@ class FileReconstructor:
         )
 
     def run(self) -> List[ReconstructionResult]:
+        """Reconstruct every input and write its outputs.
+
+        Raises:
+            ValueError: two inputs whose outputs would have the same names (``a/brain.nii.gz`` and
+                ``b/brain.nii.gz``), checked before anything is written, so no output overwrites another.
+        """
         check_output_dir(self.output_dir)
+        paths = [item["image"] if isinstance(item, Mapping) else item for item in self.dataset]
+        first: Dict[str, int] = {}
+        for i, path in enumerate(paths):
+            j = first.setdefault(_stem(str(path)), i)
+            if j != i:
+                raise ValueError(
+                    f"inputs {paths[j]} and {path} would both be written as {_stem(str(path))}_*: rename one or "
+                    "reconstruct them into different output directories."
+                )
         results = []
-        for item in self.dataset:
-            path = item["image"] if isinstance(item, Mapping) else item
+        for path in paths:
             result = reconstruct_file(path, self.network, **self.kwargs)
             paths = write_outputs(result, self.output_dir)
             print(result.summary())

@@ -113,7 +113,7 @@ def check_mask(mask: Tensor, kspace: Tensor, name: str = "mask") -> Tensor:
 
     Raises:
         TypeError: if the mask is complex.
-        ValueError: if its shape does not broadcast to the k-space shape, or it has values other than 0/1 range.
+        ValueError: if its shape does not broadcast to the k-space shape, or it has values other than 0 and 1.
     """
     if torch.is_complex(mask):
         raise TypeError(f"{name} must be real-valued (0/1), got complex dtype {mask.dtype}.")
@@ -126,6 +126,9 @@ def check_mask(mask: Tensor, kspace: Tensor, name: str = "mask") -> Tensor:
         ) from None
     if mask.ndim > kspace.ndim:
         raise ValueError(f"{name} has more axes ({mask.ndim}) than the k-space ({kspace.ndim}).")
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError(f"{name} must hold only 0 (unsampled) and 1 (sampled), got values in "
+                         f"[{float(mask.min())}, {float(mask.max())}].")
     real_dtype = kspace.real.dtype if torch.is_complex(kspace) else kspace.dtype
     return mask.to(dtype=real_dtype)
 

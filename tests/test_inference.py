@@ -269,3 +269,24 @@ def test_update_metadata_metrics_replaces_only_eval_metrics_atomically(tmp_path)
     with pytest.raises(FileNotFoundError, match="missing.json"):
         update_metadata_metrics(ROWS, tmp_path / "missing.json")
     assert path.read_text() == before  # a refused update leaves the file untouched
+
+
+def test_negative_volume_is_refused_not_silently_rectified():
+    vol = ellipse_phantom(2, (32, 32)) - 0.5  # e.g. a z-scored image: the magnitude output could never match it
+    with pytest.raises(ValueError, match=r"volume zscored has negative values \(minimum -0.5\)"):
+        reconstruct_volume(vol, None, acceleration=4, source="zscored")
+
+
+def test_inputs_that_would_share_output_names_are_refused_before_writing(tmp_path, tiny_student):
+    from monai_chpnet.inference import FileReconstructor
+
+    vol = ellipse_phantom(2, (32, 32))
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        sitk.WriteImage(sitk.GetImageFromArray(vol), str(tmp_path / sub / "brain.nii.gz"))
+    out = tmp_path / "out"
+    job = FileReconstructor([tmp_path / "a" / "brain.nii.gz", {"image": tmp_path / "b" / "brain.nii.gz"}], tiny_student, out)
+    with pytest.raises(ValueError, match=r"a/brain.nii.gz and .*b/brain.nii.gz would both be written as brain_\*"):
+        job.run()
+    assert not out.exists() or not any(out.iterdir())  # nothing written
+    assert len(FileReconstructor([tmp_path / "a" / "brain.nii.gz"], tiny_student, out).run()) == 1

@@ -4,6 +4,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import SimpleITK as sitk
 from monailabel_fixtures import MONAILABEL_REQUIRED, assert_same_geometry, write_slab
@@ -96,6 +97,13 @@ def test_fastmri_kspace_gives_an_image_on_its_reconstruction_grid(task, tmp_path
     with pytest.raises(HTTPException) as err:
         task({"image": str(multi)})
     assert err.value.status_code == 422 and "cannot reconstruct multi.h5" in err.value.detail
+    import h5py
+
+    with h5py.File(multi, "w") as f:  # a file with no k-space: the reader's KeyError is the client's 422 too
+        f.create_dataset("image", data=np.zeros((1, 8, 8), dtype="float32"))
+    with pytest.raises(HTTPException) as err:
+        task({"image": str(multi)})
+    assert err.value.status_code == 422 and "kspace" in err.value.detail
 
 
 def test_network_is_built_once_per_device(task):
