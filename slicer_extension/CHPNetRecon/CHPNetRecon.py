@@ -58,8 +58,8 @@ acceleration and a slice axis, press <b>Apply</b>: the zero-filled input, the re
 shown side by side in linked views, with PSNR / SSIM / NMSE when a reference exists. Runs in a background process
 by default (Slicer stays responsive; Cancel stops it).
 Documentation: <tt>slicer_extension/README.md</tt> in the monai-chpnet repository. The shipped weights were trained
-for minutes on a CPU: read the bundle's model card (<tt>bundles/chpnet_mri_recon/docs/README.md</tt>) before any
-use, and never use them for diagnosis.
+for about two hours on a CPU, from sample data only: read the bundle's model card
+(<tt>bundles/chpnet_mri_recon/docs/README.md</tt>) before any use, and never use them for diagnosis.
 """)
         self.parent.acknowledgementText = _("""
 Implements <i>A good teacher learns while teaching: heterogeneous architectural knowledge distillation for fast MRI

@@ -1,11 +1,14 @@
-"""Sample data shipped with the package (about 2 MB, nothing is downloaded): see ``README.md`` in this folder.
+"""Sample data shipped with the package (about 3.6 MB, nothing is downloaded): see ``README.md`` in this folder.
 
 Training and evaluation sources are kept apart:
 
 * :func:`sample_training_files` / :func:`sample_training_dataset`: MNI T1 template slices (axial, sagittal,
   coronal; below the demo slab) and scikit-image photographs as luma -- the only files meant for training;
 * :func:`heldout_evaluation_files`: the demo volume (:func:`sample_volume_path`, 20 axial slices whose voxels
-  appear in no training image) and a real MR DICOM slice from another scanner -- never train on these.
+  appear in no training image) and three real MR sources from other scanners (a brain and an abdominal DICOM
+  slice, an EPI brain volume) -- never train on these;
+* :func:`sample_unlabelled_files`: pictures in neither split, for distillation on inputs without a reference
+  (their truth is never read).
 
 Re-create the files with ``scripts/make_sample_data.py``.
 """

@@ -135,7 +135,8 @@ class ReconstructionArrays:
         metrics: ``{"zero_filled": {"psnr", "ssim", "nmse"}, "reconstruction": {...}}`` against the reference
             (the user's reference volume, else the fully-sampled input or the fastMRI file's target); ``{}``
             without one. SSIM is ``None`` for slices smaller than its 7 x 7 window.
-        acceleration: realised undersampling factor (``W / sampled columns``; 1 without simulation).
+        acceleration: realised undersampling factor, ``W / sampled columns`` of the mask used (for an already
+            undersampled input, its acquisition's mask).
         seconds: wall time of the reconstruction (network loading excluded).
         ijk_to_ras: ``(4, 4)`` grid of the files the arrays were read from (background mode), checked against
             the input's; ``None`` in process.
