@@ -73,7 +73,7 @@ def train_transforms(
     if augment and zoom_prob > 0:
         steps.append(RandZoomd(t, prob=zoom_prob, min_zoom=min_zoom, max_zoom=1.0, keep_size=False, mode="area"))
     steps += [
-        SpatialPadd(t, spatial_size=(patch_size, patch_size), mode="reflect"),
+        SpatialPadd(t, spatial_size=(patch_size, patch_size), mode="symmetric"),  # reflect needs pad < size
         RandSignalSpatialCropd(t, roi_size=(patch_size, patch_size)),
     ]
     if augment:

@@ -42,3 +42,16 @@ def test_training_pipeline_keeps_a_flat_patch_instead_of_inverting_it_to_zero():
         out = pipeline({"target": image.clone()})
         assert float(out["target"].std()) > 0  # flat border patches are drawn again
         assert float(out["image"].abs().max()) < 1e3  # a flat patch would be divided by its zero spread
+
+
+def test_training_pipeline_pads_an_image_zoomed_below_a_third_of_the_patch():
+    """The default 96-pixel patch on a 96-pixel-wide slice zoomed out by 0.25-0.33: the pad to the patch size is
+    wider than the zoomed image, which reflect padding cannot do (it stopped the default bundle configs)."""
+    from monai_chpnet.transforms.recipes import train_transforms
+
+    pipeline = train_transforms(patch_size=96, zoom_prob=1.0, min_zoom=0.25)
+    pipeline.set_random_state(0)
+    image = torch.rand(1, 130, 96, generator=torch.Generator().manual_seed(1))
+    for _ in range(30):  # zoom below 1/3 has probability 1/9 per draw
+        out = pipeline({"target": image.clone()})
+        assert out["target"].shape == (1, 96, 96) and torch.isfinite(out["image"]).all()
