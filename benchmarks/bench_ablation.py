@@ -104,6 +104,17 @@ def same_run(done: str, wanted: str) -> bool:
     return key(done) == key(wanted)
 
 
+def start_afresh(ckpt_dir: Path) -> List[Path]:
+    """Forget an arm's previous run for ``--retrain``: its resumable checkpoints (``run/checkpoint_*.pt``) and its
+    completion record, which would otherwise make the new run resume the finished one and end at once. The
+    weights stay until the new run's first validation replaces them; ``train.log`` keeps the history."""
+    gone = sorted((ckpt_dir / "run").glob("checkpoint_checkpoint_*.pt")) + [ckpt_dir / "train_record.json"]
+    gone = [p for p in gone if p.is_file()]
+    for path in gone:
+        path.unlink()
+    return gone
+
+
 def train(
     name: str, config: str, weights: str, overrides: Dict[str, object], retrain: bool, out: Path
 ) -> Dict[str, object]:
@@ -121,6 +132,8 @@ def train(
                                f"not\n  {record['command']}\n--retrain to replace it, or --out another folder")
         print(f"[ablation] {name}: trained, not retrained")
         return {**record, **done}
+    if retrain:
+        start_afresh(ckpt_dir)
     print(f"[ablation] {name}: training ({' '.join(f'{k}={v}' for k, v in overrides.items())})", flush=True)
     start = time.perf_counter()
     with open(ckpt_dir / "train.log", "a") as log:  # appended: a resumed run keeps its history

@@ -32,3 +32,15 @@ def test_train_refuses_a_folder_trained_by_another_command(tmp_path):
     # another teacher is refused with both commands in the message
     with pytest.raises(RuntimeError, match="trained by another command"):
         bench.train("dynamic KD", "train_student.json", "model.pt", {"kd": "dynamic", "teacher_weights": "new/teacher.pt"}, False, tmp_path)
+
+
+def test_retrain_forgets_the_resumable_checkpoints_not_the_history(tmp_path):
+    d = tmp_path / "dynamic_kd"
+    (d / "run").mkdir(parents=True)
+    for name in ("run/checkpoint_checkpoint_950.pt", "run/checkpoint_checkpoint_1000.pt", "train_record.json",
+                 "model.pt", "train.log", "run/events.out.tfevents.1"):
+        (d / name).write_bytes(b"x")
+    gone = bench.start_afresh(d)
+    assert sorted(p.name for p in gone) == ["checkpoint_checkpoint_1000.pt", "checkpoint_checkpoint_950.pt", "train_record.json"]
+    assert sorted(p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()) == ["model.pt", "run/events.out.tfevents.1", "train.log"]
+    assert bench.start_afresh(tmp_path / "never_trained") == []

@@ -94,8 +94,10 @@ class DistillationTrainer(SupervisedTrainer):
 
     Raises:
         ValueError: unknown ``kd`` mode, a missing teacher / teacher optimizer, a teacher whose output shape
-            differs from the student's, an unlabelled batch shaped unlike the labelled one, or a non-finite loss
-            (naming the iteration and the terms; the last checkpoint written before it is kept).
+            differs from the student's, or an unlabelled batch shaped unlike the labelled one.
+        FloatingPointError: a non-finite loss (naming the iteration and the terms; the last checkpoint written
+            before it is kept).
+        KeyError: a training batch without a target.
     """
 
     def __init__(
@@ -199,7 +201,10 @@ class DistillationTrainer(SupervisedTrainer):
         self._student_fwd = DDP(self._student_fwd, device_ids=ids)
         if self.kd == "dynamic":
             self._teacher_fwd = DDP(self._teacher_fwd, device_ids=ids)
-        if any(p.requires_grad for p in self.loss_function.parameters()) and self.loss_function.feature is not None:
+        # the projectors only while the feature term is computed: otherwise (beta = 0, or kd = "none") they never
+        # receive a gradient and there is nothing to synchronise
+        feature_on = self.loss_function.feature is not None and self.kd != "none" and bool(self.loss_function.beta)
+        if feature_on and any(p.requires_grad for p in self.loss_function.parameters()):
             self._loss_fwd = DDP(self.loss_function, device_ids=ids)
 
     @property

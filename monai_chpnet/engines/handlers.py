@@ -102,7 +102,9 @@ class AtomicCheckpointSaver:
 
     Two uses:
 
-    * attached to the **trainer**: every ``save_interval`` iterations, at every epoch end and on completion, to
+    * attached to the **trainer**: every ``save_interval`` iterations, at every epoch end (after the other
+      epoch-end handlers when attached after them, as the bundle configs do, so an epoch's last iteration is
+      saved with its LR step and validation) and on completion, to
       ``checkpoint_checkpoint_<iteration>.pt`` (the ``n_saved`` newest are kept) -- what
       :class:`ResumeFromCheckpoint` resumes from;
     * attached to the **evaluator** with ``key_metric_name``: whenever that metric (higher is better) improves,
@@ -148,13 +150,29 @@ class AtomicCheckpointSaver:
             engine.add_event_handler(Events.EPOCH_COMPLETED, self._save_best)
             return
         if self.save_interval > 0:
-            engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_interval), self._save)
+            engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_interval), self._save_mid_epoch)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self._save)
         engine.add_event_handler(Events.COMPLETED, self._save)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The saved files and their scores (Ignite's ``Checkpoint`` state): put a best-metric saver in the
+        training checkpoint's ``save_dict`` so that a resumed run keeps its best score and does not overwrite
+        ``model.pt`` with a worse first validation."""
+        return self.checkpoint.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.checkpoint.load_state_dict(state)
 
     def _save_best(self, engine: Engine) -> None:
         if is_main_process():
             self.checkpoint(engine)
+
+    def _save_mid_epoch(self, engine: Engine) -> None:
+        # an epoch's last iteration is saved at EPOCH_COMPLETED instead, after the epoch-end handlers (epoch-level
+        # LR step, validation, dynamic KD weight): saved here, the checkpoint would miss their updates
+        if engine.state.epoch_length and engine.state.iteration % engine.state.epoch_length == 0:
+            return
+        self._save(engine)
 
     def _save(self, engine: Engine) -> None:
         if not is_main_process():

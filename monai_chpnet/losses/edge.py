@@ -79,8 +79,8 @@ class EdgeCorrectedKnowledge(nn.Module):
     Args:
         tau: edge-error scale, in the edge magnitude's units (intensity per pixel, see :class:`EdgeMagnitude`).
             The default 0.1 suits the scale-normalised images of this package (divided by the zero-filled
-            image's std, so intensities are O(1)): an edge error of a tenth of that scale halves the teacher's
-            weight to 1/e. For images in [0, 1] use about 0.02.
+            image's std, so intensities are O(1)): an edge error of a tenth of that scale lowers the teacher's
+            weight to 1/e (about 0.37). For images in [0, 1] use about 0.02.
         operator: ``"sobel"`` or ``"scharr"``.
 
     Shapes:

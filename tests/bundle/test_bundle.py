@@ -255,6 +255,8 @@ def test_multi_gpu_config_runs_under_torchrun_on_cpu(tmp_path):
         pytest.fail("torchrun did not finish in 300 s")
     assert proc.returncode == 0, log[-3000:]
     assert log.count("Engine run finished") >= 2 and (ckpt / "model.pt").is_file()
+    writers = {p.name.split(".")[-2] for p in (tmp_path / "ddp").glob("events.out.tfevents.*")}  # the writers' pids
+    assert len(writers) == 1, f"TensorBoard files from {len(writers)} processes: only rank 0 logs"
 
 
 def test_teacher_config_starts_from_init_weights_and_names_a_wrong_file(tmp_path):

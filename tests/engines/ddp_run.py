@@ -31,6 +31,12 @@ def main(out_dir: str) -> None:
             digest.update(v.detach().cpu().numpy().tobytes())
     with open(os.path.join(out_dir, f"rank{rank}.txt"), "w") as f:
         f.write(f"{digest.hexdigest()} {trainer.state.iteration}")
+    # projectors built but their term switched off (beta = 0): DDP must not wait for their gradients
+    trainer, *_ = build("dynamic", max_epochs=2, seed=0, train_data_loader=dl, distributed=True,
+                        loss_kwargs={"beta": 0.0})
+    trainer.run()
+    with open(os.path.join(out_dir, f"rank{rank}_beta0.txt"), "w") as f:
+        f.write(str(trainer.state.iteration))
     dist.destroy_process_group()
 
 

@@ -49,12 +49,13 @@ def networks(seed: int = 0):
     return teacher_from_preset("tiny", in_channels=2), student_from_preset("tiny", in_channels=2)
 
 
-def distillation_loss(student, teacher, edge_correction: bool = True, feature_kd: bool = True) -> DistillationLoss:
+def distillation_loss(student, teacher, edge_correction: bool = True, feature_kd: bool = True, **kwargs) -> DistillationLoss:
     s_info, t_info = student.feature_info(), teacher.feature_info()
     pairs = [(list(s_info)[-1], list(t_info)[-1])]
     return DistillationLoss(
         knowledge=EdgeCorrectedKnowledge() if edge_correction else None,
         feature=HeterogeneousFeatureLoss(s_info, t_info, pairs) if feature_kd else None,
+        **kwargs,
     )
 
 
@@ -62,7 +63,8 @@ def build(kd: str = "dynamic", max_epochs: int = 1, seed: int = 0, **kwargs):
     from monai_chpnet.engines import DistillationTrainer
 
     teacher, student = networks(seed)
-    loss = distillation_loss(student, teacher, kwargs.pop("edge_correction", True), kwargs.pop("feature_kd", True))
+    loss = distillation_loss(student, teacher, kwargs.pop("edge_correction", True), kwargs.pop("feature_kd", True),
+                             **kwargs.pop("loss_kwargs", {}))
     opt = torch.optim.Adam(list(student.parameters()) + list(loss.parameters()), lr=kwargs.pop("lr", 3e-3))
     topt = torch.optim.Adam(teacher.parameters(), lr=1e-3) if kd == "dynamic" else None
     trainer = DistillationTrainer(

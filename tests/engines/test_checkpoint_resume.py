@@ -107,3 +107,69 @@ def test_a_setting_added_later_resumes_while_unset_and_is_refused_when_set():
     RunConfig({"kd": "dynamic", "unlabelled": None}).load_state_dict(old)
     with pytest.raises(ValueError, match="unlabelled: checkpoint=None run=.*'sample'"):
         RunConfig({"kd": "dynamic", "unlabelled": {"dataset": "sample"}}).load_state_dict(old)
+
+
+def test_an_epoch_end_checkpoint_holds_the_epoch_end_state(tmp_path):
+    """With ``save_interval`` = epoch length, the save at an epoch's last iteration must wait for the epoch-end
+    handlers (epoch-level LR step, validation, alpha): saved before them, a resumed run would repeat one LR step
+    less than an uninterrupted one."""
+    from monai.handlers import LrScheduleHandler
+
+    trainer, student, teacher, loss, opt, topt = build("dynamic", max_epochs=4)  # 2 iterations per epoch
+    scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    LrScheduleHandler(scheduler, print_lr=False).attach(trainer)  # epoch-level, attached before the saver
+
+    def kill(engine):
+        if engine.state.iteration == 5:
+            raise KeyboardInterrupt("killed at 5")
+
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, kill)
+    objects = {**_objects(trainer, student, teacher, loss, opt, topt), "lr_scheduler": scheduler}
+    AtomicCheckpointSaver(str(tmp_path), objects, save_interval=2, n_saved=2).attach(trainer)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run()
+    saved = torch.load(latest_checkpoint(str(tmp_path)), weights_only=True)
+    assert saved["trainer"]["iteration"] == 4 and saved["lr_scheduler"]["last_epoch"] == 2  # both epochs' steps
+    assert saved["optimizer"]["param_groups"][0]["lr"] == pytest.approx(opt.defaults["lr"] * 0.25)
+
+
+def test_a_resumed_run_keeps_its_best_score_and_model(tmp_path):
+    """The best-metric saver is part of the training checkpoint: after a resume, a validation worse than the best
+    before the interruption must not overwrite ``model.pt``."""
+    from ignite.engine import Engine
+
+    from monai_chpnet.networks.student import student_from_preset
+
+    net = student_from_preset("tiny", in_channels=2)
+
+    def validation(saver, psnr, epoch):
+        evaluator = Engine(lambda e, b: None)
+        evaluator.state.metrics, evaluator.state.epoch = {"val_psnr": psnr}, epoch
+        saver._save_best(evaluator)
+        return torch.load(tmp_path / "model.pt", weights_only=True)
+
+    def best_saver():
+        return AtomicCheckpointSaver(str(tmp_path), {"model": net}, key_metric_name="val_psnr", key_metric_filename="model.pt")
+
+    def train_a_bit():
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(1.0)
+
+    def same(a, b):
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    before = best_saver()
+    first = validation(before, 30.0, 1)
+    torch.save({"best_model": before.state_dict()}, tmp_path / "ckpt.pt")  # as the training checkpoint stores it
+
+    train_a_bit()
+    resumed = best_saver()  # a new process
+    resumed.load_state_dict(torch.load(tmp_path / "ckpt.pt", weights_only=True)["best_model"])
+    assert same(validation(resumed, 25.0, 2), first)  # worse than before the interruption: kept
+    better = validation(resumed, 31.0, 3)
+    assert not same(better, first) and same(better, net.state_dict())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt", "model.pt"]
+    train_a_bit()
+    forgetful = best_saver()  # without the saved state, a worse score overwrites the best model
+    assert same(validation(forgetful, 20.0, 4), net.state_dict())

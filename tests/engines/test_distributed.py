@@ -30,3 +30,4 @@ def test_two_process_gloo_torchrun_keeps_ranks_identical(tmp_path):
     digests = [(tmp_path / f"rank{r}.txt").read_text().split() for r in (0, 1)]
     assert digests[0][1] == digests[1][1] == "4"  # 8 samples / 2 ranks / batch 2 = 2 iterations x 2 epochs
     assert digests[0][0] == digests[1][0], "ranks diverged: student, teacher and projectors must stay identical"
+    assert [(tmp_path / f"rank{r}_beta0.txt").read_text() for r in (0, 1)] == ["4", "4"]  # beta = 0 runs too
