@@ -13,9 +13,11 @@ photograph) is disjoint from its training split; the held-out evaluation volume 
 
 :func:`unlabelled_dataset` picks inputs without a reference for distillation (``DistillationTrainer``'s
 ``unlabelled_data_loader``): ``sample`` (the shipped ``unlabelled/`` photographs, in neither split above),
-``natural`` (a folder of images) or ``fastmri`` (a folder of ``.h5`` files); every item goes through the same
-transforms as the training data, then its truth (``target`` and the fully-sampled ``kspace``) is deleted, so only
-what an undersampled acquisition gives reaches the trainer.
+``natural`` (a folder of images), ``fastmri`` (a folder of fully-sampled ``.h5`` files, undersampled like the
+training data) or ``fastmri_acquired`` (a folder of prospectively undersampled ``.h5`` files such as fastMRI's
+``singlecoil_test``: pass ``kspace_transforms(acquired=True)`` as ``kspace_transform`` so their k-space is taken
+as acquired, never masked again); every item goes through its transforms, then its truth (``target`` and the
+fully-sampled ``kspace``) is deleted, so only what an undersampled acquisition gives reaches the trainer.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from monai_chpnet.keys import ReconKeys
 __all__ = ["DATASET_KINDS", "UNLABELLED_KINDS", "training_dataset", "unlabelled_dataset", "drop_reference"]
 
 DATASET_KINDS = ("sample", "fastmri", "brain_tumor", "natural")
-UNLABELLED_KINDS = ("sample", "fastmri", "natural")
+UNLABELLED_KINDS = ("sample", "fastmri", "fastmri_acquired", "natural")
 
 
 def _every(files, k: int, val: bool):
@@ -109,7 +111,7 @@ def unlabelled_dataset(
         files, root = sample_unlabelled_files(), SAMPLE_DIR / "unlabelled"
     elif root is None:
         raise ValueError(f"unlabelled dataset kind {kind!r} needs its folder (the bundle's unlabelled_dir).")
-    elif kind == "fastmri":
+    elif kind in ("fastmri", "fastmri_acquired"):
         return FastMRISliceDataset(root, transform=drop_reference(kspace_transform), seed=seed)
     else:
         files = sorted(NaturalImageDataset(root).files)

@@ -354,7 +354,13 @@ class RandKspaceUndersampled(_CartesianSamplingd):
             crop_size = None
             if self.crop_to_key is not None:
                 if self.crop_to_key not in d:
-                    raise KeyError(f"crop_to_key {self.crop_to_key!r} is not in the sample.")
+                    name = f" ({d['fname']})" if "fname" in d else ""
+                    raise KeyError(
+                        f"crop_to_key {self.crop_to_key!r} is not in the sample{name}. A file without a reference, "
+                        "such as fastMRI's test split, is already undersampled: take its k-space as acquired "
+                        "(AcquiredKspaced, kspace_transforms(acquired=True), --unlabelled_dataset fastmri_acquired) "
+                        "instead of masking it again."
+                    )
                 crop_size = tuple(d[self.crop_to_key].shape[-2:])
             acq = self.transform(d[key], seed=self._call_seed(d), crop_size=crop_size, name=key)
             if acq.target is not None:
@@ -430,6 +436,10 @@ class AcquiredKspaced(MapTransform):
         keys: the k-space key (default ``ReconKeys.KSPACE``).
         crop_size: optional ``(h, w)`` centre crop of the zero-filled image.
         crop_to_key: crop to the size of this key's image instead, when present.
+        recon_size_key: without that image (fastMRI's test split has no reference), crop to the first two entries
+            of this key's value instead, when present: ``recon_size`` is the ISMRMRD header's reconstruction
+            matrix (320 x 320 for knee) that :class:`~monai_chpnet.data.FastMRISliceDataset` puts in every item,
+            the grid fastMRI's references are on. ``None``: do not look for one.
     """
 
     def __init__(
@@ -438,9 +448,10 @@ class AcquiredKspaced(MapTransform):
         crop_size: Optional[Sequence[int]] = None,
         crop_to_key: Optional[Hashable] = None,
         allow_missing_keys: bool = False,
+        recon_size_key: Optional[Hashable] = "recon_size",
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.crop_size, self.crop_to_key = crop_size, crop_to_key
+        self.crop_size, self.crop_to_key, self.recon_size_key = crop_size, crop_to_key, recon_size_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> Dict[Hashable, Any]:
         d = dict(data)
@@ -450,6 +461,8 @@ class AcquiredKspaced(MapTransform):
             crop = self.crop_size
             if self.crop_to_key is not None and self.crop_to_key in d:
                 crop = tuple(d[self.crop_to_key].shape[-2:])
+            elif self.recon_size_key is not None and d.get(self.recon_size_key) is not None:
+                crop = tuple(int(c) for c in d[self.recon_size_key][:2])
             d[ReconKeys.KSPACE_MASKED], d[ReconKeys.ZERO_FILLED] = undersample_kspace(kspace, mask, crop)
             d[ReconKeys.MASK] = mask
             d[ReconKeys.ACCELERATION] = float(mask.shape[-1] / mask.sum())

@@ -2,12 +2,14 @@
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -181,6 +183,23 @@ def test_student_trains_on_fastmri_singlecoil_folders(tmp_path):
                      "--kd", "none", *TINY)
     assert rc == 0 and (tmp_path / "models" / "model.pt").is_file(), log[-3000:]
     assert "val_psnr" in log and "zf_psnr" in log
+    # distillation on the test split's prospectively undersampled files: taken as acquired, truth-free
+    from monai_chpnet.networks import teacher_from_preset
+
+    h5 = tmp_path / "knee" / "singlecoil_test" / "test1.h5"
+    write_fastmri_h5(h5, ellipse_phantom(2, (32, 32)), kspace_shape=(64, 64), recon_size=(32, 32))
+    with h5py.File(h5, "a") as f:
+        f["kspace"][..., 1::3] = 0  # acquired on two columns in three
+        del f["reconstruction_esc"]
+    torch.save(teacher_from_preset("tiny", in_channels=2).state_dict(), tmp_path / "models" / "teacher.pt")
+    rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(tmp_path / "models"),
+                     "--output_dir", str(tmp_path / "u"), "--dataset", "fastmri", "--dataset_dir", str(tmp_path / "knee"),
+                     "--kd", "static", "--unlabelled_dataset", "fastmri_acquired",
+                     "--unlabelled_dir", str(h5.parent), *TINY[:4], "--max_epochs", "1", "--epoch_length", "10",
+                     *TINY[8:14], "--val_interval", "1")  # 10 iterations: the stats line is logged every 10th
+    assert rc == 0, log[-3000:]
+    unl = [float(x) for x in re.findall(r"loss_unl: ([0-9.]+)", log)]
+    assert unl and all(v > 0 for v in unl), log[-2000:]
 
 
 @pytest.mark.slow

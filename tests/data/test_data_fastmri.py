@@ -192,3 +192,37 @@ def test_training_dataset_selects_the_official_fastmri_splits(tmp_path):
     assert tuple(item[ReconKeys.TARGET].shape[-2:]) == (32, 32) and 0 < float(mask.float().mean()) < 0.5  # 4x or 8x
     with pytest.raises(ValueError, match="needs its root folder"):
         training_dataset("fastmri", "train")
+
+
+def _prospective(path, n=2, every=4):
+    """A synthetic test-split file: k-space acquired on every ``every``-th column plus the centre, no reference."""
+    write_fastmri_h5(path, ellipse_phantom(n, (32, 32)), kspace_shape=(64, 64), recon_size=(32, 32))
+    with h5py.File(path, "a") as f:
+        kspace = f["kspace"][()]
+        keep = np.zeros(kspace.shape[-1], bool)
+        keep[::every] = True
+        keep[30:34] = True
+        kspace[..., ~keep] = 0
+        f["kspace"][...] = kspace
+        del f["reconstruction_esc"]
+    return keep
+
+
+def test_prospectively_undersampled_files_are_taken_as_acquired_not_masked_again(tmp_path):
+    from monai_chpnet.data.selection import unlabelled_dataset
+    from monai_chpnet.transforms.recipes import kspace_transforms
+
+    keep = _prospective(tmp_path / "test1.h5")
+    item = unlabelled_dataset("fastmri_acquired", tmp_path, kspace_transform=kspace_transforms(acquired=True))[1]
+    assert ReconKeys.TARGET not in item and ReconKeys.KSPACE not in item  # only the acquisition reaches the trainer
+    assert torch.equal(item[ReconKeys.MASK].reshape(-1).bool(), torch.from_numpy(keep))  # its own mask, exactly
+    assert item[ReconKeys.ACCELERATION] == pytest.approx(64 / keep.sum())
+    assert tuple(item[ReconKeys.ZERO_FILLED].shape) == (1, 32, 32)  # the header's reconstruction size
+    assert tuple(item[ReconKeys.IMAGE].shape) == (2, 64, 64)  # the network runs on the k-space grid
+    # the retrospective kind would mask the already undersampled k-space again: refused, naming file and remedy
+    with pytest.raises(RuntimeError) as info:
+        unlabelled_dataset("fastmri", tmp_path, kspace_transform=kspace_transforms(), seed=0)[1]
+    cause = info.value
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    assert isinstance(cause, KeyError) and "(test1.h5)" in str(cause) and "fastmri_acquired" in str(cause)
