@@ -23,16 +23,17 @@ import math
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from monai.transforms import Compose
 from torch import nn
 
-from monai_chpnet.data.fastmri import FastMRISliceDataset
+from monai_chpnet.data.fastmri import TARGET_KEY, FastMRISliceDataset
 from monai_chpnet.data.volumes import VOLUME_SUFFIXES, Geometry, read_volume, write_volume
 from monai_chpnet.engines.prepare import ReconPrepareBatch, denormalize_batch, match_target
 from monai_chpnet.figures import save_png_row, to_uint8
@@ -242,6 +243,29 @@ def _collate(samples: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     return out
 
 
+@contextmanager
+def _transform_errors(source: str) -> Iterator[None]:
+    """Re-raise the cause of a failed pre-processing transform, prefixed with ``source``.
+
+    MONAI's ``apply_transform`` wraps every error in ``RuntimeError("applying transform <... at 0x...>")``; the
+    reader sees the specific error underneath instead (a k-space too narrow for the mask, a missing key).
+    """
+    try:
+        yield
+    except RuntimeError as err:
+        root: BaseException = err
+        while isinstance(root, RuntimeError) and str(root).startswith("applying transform") and root.__cause__:
+            root = root.__cause__
+        if root is err:
+            raise
+        message = root.args[0] if isinstance(root, KeyError) and root.args else str(root)
+        try:
+            specific = type(root)(f"{source}: {message}")
+        except Exception:  # an exception type that takes other arguments: keep it as it is
+            raise root from None
+        raise specific from None
+
+
 @torch.inference_mode()
 def reconstruct_samples(
     samples: Sequence[Mapping[str, Any]],
@@ -353,11 +377,12 @@ def reconstruct_volume(
         )
     transform = simulation_transform(acceleration, center_fraction, mask_type)
     slices = [{ReconKeys.TARGET: torch.as_tensor(vol[k][None], dtype=torch.float32), "mask_seed": int(seed)} for k in keep]
-    if undersampled:  # the acquisition's one mask (seeded per volume), drawn once as the simulation draws it
-        acquired_mask = transform(slices[0])[ReconKeys.MASK]
-        samples = [_as_acquired(d[ReconKeys.TARGET], acquired_mask) for d in slices]
-    else:
-        samples = [transform(d) for d in slices]
+    with _transform_errors(f"volume {source}"):
+        if undersampled:  # the acquisition's one mask (seeded per volume), drawn once as the simulation draws it
+            acquired_mask = transform(slices[0])[ReconKeys.MASK]
+            samples = [_as_acquired(d[ReconKeys.TARGET], acquired_mask) for d in slices]
+        else:
+            samples = [transform(d) for d in slices]
     mask = samples[0][ReconKeys.MASK].reshape(-1).numpy()
     kept = reconstruct_samples(samples, network, device, batch_size, progress=progress)
     out = {}
@@ -391,7 +416,14 @@ def reconstruct_fastmri(
     """
     start = time.perf_counter()
     dataset = FastMRISliceDataset([path], transform=kspace_transform(acceleration, center_fraction, mask_type))
-    samples = [dataset[i] for i in range(len(dataset))]
+    if acceleration is not None and not dataset.volumes[0].has_target:
+        raise ValueError(
+            f"fastMRI file {path} has no reference ({TARGET_KEY}), as in the test split: its k-space is already "
+            "undersampled and masking it again would simulate a second acquisition. Take it as acquired: "
+            "acceleration=None (undersampled=True, --undersampled)."
+        )
+    with _transform_errors(f"fastMRI file {path}"):
+        samples = [dataset[i] for i in range(len(dataset))]
     crop = samples[0].get("recon_size")
     crop = tuple(int(c) for c in crop[:2]) if crop is not None and ReconKeys.TARGET not in samples[0] else None
     out = reconstruct_samples(samples, network, device, batch_size, crop_size=crop, progress=progress)

@@ -290,3 +290,19 @@ def test_inputs_that_would_share_output_names_are_refused_before_writing(tmp_pat
         job.run()
     assert not out.exists() or not any(out.iterdir())  # nothing written
     assert len(FileReconstructor([tmp_path / "a" / "brain.nii.gz"], tiny_student, out).run()) == 1
+
+
+def test_transform_errors_surface_as_their_specific_cause_naming_the_file(tmp_path):
+    narrow = tmp_path / "narrow.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(ellipse_phantom(3, (16, 6))), str(narrow))
+    with pytest.raises(ValueError, match=r"volume .*narrow.nii.gz: k-space width 6 is too small") as info:
+        reconstruct_file(narrow, None, acceleration=4.0)
+    assert "applying transform" not in str(info.value)
+    h5 = write_fastmri_h5(tmp_path / "test1.h5", ellipse_phantom(2, (32, 32)), kspace_shape=(64, 64), recon_size=(32, 32))
+    with h5py.File(h5, "a") as f:
+        f["kspace"][..., 1::2] = 0
+        del f["reconstruction_esc"]
+    with pytest.raises(ValueError, match=r"test1.h5 has no reference .*undersampled=True"):
+        reconstruct_file(h5, None, acceleration=4.0)
+    result = reconstruct_file(h5, None, undersampled=True)
+    assert result.acceleration == pytest.approx(2.0) and result.reconstruction.shape == (2, 32, 32)
