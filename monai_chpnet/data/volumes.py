@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import SimpleITK as sitk
@@ -67,6 +67,44 @@ def _slice_first(values: Tuple, axis: int) -> Tuple:
     return (rest.pop(axis), *rest)
 
 
+def _check_series_positions(path: Path, files: Sequence[str]) -> None:
+    """Refuse a DICOM series whose files are not one stack of parallel, evenly spaced slices.
+
+    Several echoes, phases or planes can share one SeriesInstanceUID; stacked together they would give a volume
+    with repeated or interleaved slices and a wrong slice spacing, silently (ITK only warns). Files without
+    ImagePositionPatient / ImageOrientationPatient are not checked.
+    """
+    if len(files) < 2:
+        return
+    reader = sitk.ImageFileReader()
+    positions, orientations = [], []
+    for name in files:
+        reader.SetFileName(name)
+        reader.ReadImageInformation()
+        if not (reader.HasMetaDataKey("0020|0032") and reader.HasMetaDataKey("0020|0037")):
+            return
+        positions.append([float(v) for v in reader.GetMetaData("0020|0032").split("\\")])
+        orientations.append([float(v) for v in reader.GetMetaData("0020|0037").split("\\")])
+    orient = np.asarray(orientations)
+    if orient.shape[1] != 6 or np.abs(orient - orient[0]).max() > 1e-3:
+        raise ValueError(f"DICOM series in {path} mixes slice orientations: several planes share one series; "
+                         "put each plane's files in its own folder.")
+    normal = np.cross(orient[0, :3], orient[0, 3:])
+    depth = np.sort(np.asarray(positions) @ normal)
+    gaps = np.diff(depth)
+    repeated = int((gaps < 1e-3).sum())
+    if repeated:
+        raise ValueError(
+            f"DICOM series in {path}: {len(files)} files at only {len(files) - repeated} slice positions -- several "
+            "echoes, phases or acquisitions share one series; put each one's files in its own folder."
+        )
+    if gaps.max() - gaps.min() > max(0.01 * float(gaps.mean()), 1e-3):
+        raise ValueError(
+            f"DICOM series in {path} has uneven slice spacing ({gaps.min():.4g} to {gaps.max():.4g} mm): missing "
+            "slices? A volume needs one spacing."
+        )
+
+
 def _read_image(path: Path, series_id: Optional[str]) -> sitk.Image:
     """A file through ``sitk.ReadImage``, a folder as a DICOM series; errors name the path."""
     if not path.exists():
@@ -81,8 +119,10 @@ def _read_image(path: Path, series_id: Optional[str]) -> sitk.Image:
             raise ValueError(f"folder {path} holds {len(ids)} DICOM series {list(ids)}; choose one with series_id=.")
         if series_id is not None and series_id not in ids:
             raise ValueError(f"DICOM series {series_id!r} is not in folder {path} (it holds {list(ids)}).")
+        files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series_id or ids[0])
+        _check_series_positions(path, files)
         reader = sitk.ImageSeriesReader()
-        reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series_id or ids[0]))
+        reader.SetFileNames(files)
         return reader.Execute()
     except RuntimeError as err:
         raise OSError(f"cannot read volume {path}: {str(err).strip().splitlines()[-1]}") from None

@@ -146,3 +146,25 @@ def test_bad_volumes_are_named(tmp_path):
         write_volume(np.zeros(SHAPE, np.float32), geometry, tmp_path / "x.nii.gz")
     with pytest.raises(ValueError, match="cannot write .*x.png: supported volume formats are .nii.gz, .nii"):
         write_volume(np.zeros((6, 4, 5), np.float32), geometry, tmp_path / "x.png")
+
+
+def test_a_dicom_series_that_is_not_one_stack_is_refused(tmp_path):
+    """Two echoes sharing one SeriesInstanceUID would be stacked into one volume with a wrong spacing."""
+    import shutil
+
+    image = _image(_volume())
+    _write_dicom_series(image, tmp_path / "echo1")
+    _write_dicom_series(image, tmp_path / "echo2")
+    both = tmp_path / "both"
+    both.mkdir()
+    for echo in ("echo1", "echo2"):
+        for f in (tmp_path / echo).iterdir():
+            shutil.copy(f, both / f"{echo}_{f.name}")
+    n = len(list(both.iterdir()))
+    with pytest.raises(ValueError, match=rf"both: {n} files at only {n // 2} slice positions -- several echoes"):
+        read_volume(both)
+    (tmp_path / "echo1" / "slice001.dcm").unlink()  # a missing slice: one gap twice the others
+    with pytest.raises(ValueError, match=r"echo1 has uneven slice spacing \(2.5 to 5 mm\)"):
+        read_volume(tmp_path / "echo1")
+    volume, geometry = read_volume(tmp_path / "echo2")  # one complete stack still reads
+    assert volume.shape == SHAPE and np.isclose(geometry.spacing[2], SPACING[2])
