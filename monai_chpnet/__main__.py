@@ -18,11 +18,34 @@ def _progress(done: int, total: int) -> None:
     print(f"\r  reconstructing slices {done}/{total}", end="\n" if done == total else "", flush=True)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _check_device(name: str) -> str:
+    """The ``--device`` string as torch knows it, refused up front when it is unknown or absent here."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name!r} is not a torch device (cpu, cuda, cuda:1, mps, ...).") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: this machine has no CUDA device (use --device cpu).")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s).")
+    return name
+
+
 def _reconstruct(args: argparse.Namespace) -> int:
     import torch
 
     from monai_chpnet.inference import check_output_dir, load_network, reconstruct_file, write_outputs
 
+    _check_device(args.device)
     torch.set_num_threads(args.threads) if args.threads else None
     check_output_dir(args.output_dir)  # fail before any work
     network = load_network(args.weights, preset=args.preset, map_location=args.device) if args.weights else None
@@ -31,7 +54,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     result = reconstruct_file(
         args.input, network, acceleration=args.acceleration, undersampled=args.undersampled,
         slice_axis=args.slice_axis, center_fraction=args.center_fraction, mask_type=args.mask, seed=args.seed,
-        device=args.device, batch_size=args.batch_size, progress=_progress,
+        device=args.device, batch_size=args.batch_size, progress=_progress, series_id=args.series_id,
     )
     paths = write_outputs(result, args.output_dir)
     print(result.summary())
@@ -69,8 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--slice-axis", type=int, default=0, choices=(0, 1, 2), help="array axis to slice along")
         p.add_argument("--output-dir", default="outputs", help="where NIfTI, figure and metrics go (default ./outputs)")
         p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-        p.add_argument("--batch-size", type=int, default=4, help="slices per forward pass")
-        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+        p.add_argument("--batch-size", type=_positive_int, default=4, help="slices per forward pass")
+        p.add_argument("--threads", type=int, default=0, choices=range(0, 1025), metavar="N",
+                       help="torch CPU threads (0: torch's default)")
+        p.add_argument("--series-id", default=None,
+                       help="DICOM SeriesInstanceUID to read when the input folder holds several series")
 
     rec = sub.add_parser("reconstruct", help="reconstruct a NIfTI/NRRD/MHA/DICOM volume or a fastMRI single-coil .h5")
     rec.add_argument("input", help="image volume file, DICOM series folder, or fastMRI .h5")

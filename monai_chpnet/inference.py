@@ -443,6 +443,7 @@ def reconstruct_file(
     acceleration: Optional[float] = 4.0,
     slice_axis: int = 0,
     undersampled: bool = False,
+    series_id: Optional[str] = None,
     **kwargs: Any,
 ) -> ReconstructionResult:
     """Reconstruct a file: fastMRI ``.h5`` (its own k-space) or an image volume (NIfTI / NRRD / MHA / DICOM file
@@ -451,6 +452,7 @@ def reconstruct_file(
     ``undersampled=True``: the input is already undersampled -- an ``.h5``'s k-space is taken as acquired (its
     mask is read from it, ``acceleration`` is ignored); an image volume is the zero-filled magnitude of an
     acquisition with the ``acceleration`` / ``mask_type`` / ``seed`` mask (see :func:`reconstruct_volume`).
+    ``series_id``: the DICOM SeriesInstanceUID to read from a folder holding several series.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -462,7 +464,7 @@ def reconstruct_file(
     if p.suffix.lower() in (".h5", ".hdf5"):
         kwargs.pop("seed", None)
         return reconstruct_fastmri(p, acceleration=None if undersampled else acceleration, network=network, **kwargs)
-    volume, geometry = read_volume(p, slice_axis=slice_axis)
+    volume, geometry = read_volume(p, slice_axis=slice_axis, series_id=series_id)
     return reconstruct_volume(volume, network, acceleration, geometry=geometry, source=str(p),
                               undersampled=undersampled, **kwargs)
 
@@ -617,11 +619,12 @@ class FileReconstructor:
         slice_axis: int = 0,
         device: Union[str, torch.device] = "cpu",
         batch_size: int = 4,
+        series_id: Optional[str] = None,
     ) -> None:
         self.dataset, self.network, self.output_dir = list(dataset), network, output_dir
         self.kwargs = dict(
             acceleration=acceleration, undersampled=undersampled, mask_type=mask_type, seed=seed,
-            slice_axis=slice_axis, device=device, batch_size=batch_size,
+            slice_axis=slice_axis, device=device, batch_size=batch_size, series_id=series_id,
         )
 
     def run(self) -> List[ReconstructionResult]:

@@ -192,6 +192,41 @@ def test_cli_demo_and_errors(tmp_path, capsys):
     assert (tmp_path / "sample_t1_brain_recon.nii.gz").is_file()
     assert main(["reconstruct", str(tmp_path / "nope.nii.gz"), "--output-dir", str(tmp_path)]) == 2
     assert "input not found" in capsys.readouterr().err
+    slab = str(tmp_path / "sample_t1_brain_recon.nii.gz")
+    for bad, words in ((["--device", "gpu"], "--device 'gpu' is not a torch device"),
+                       *([] if torch.cuda.is_available() else [(["--device", "cuda"], "no CUDA device")])):
+        assert main(["reconstruct", slab, "--output-dir", str(tmp_path / "x"), *bad]) == 2
+        assert words in capsys.readouterr().err
+    for bad in (["--batch-size", "0"], ["--threads", "-2"]):
+        with pytest.raises(SystemExit) as info:  # argparse: usage and the option's problem, exit status 2
+            main(["reconstruct", slab, *bad])
+        assert info.value.code == 2 and bad[0] in capsys.readouterr().err
+
+
+def test_dicom_folder_with_several_series_is_read_by_series_id(tmp_path, capsys):
+    from monai_chpnet.__main__ import main
+
+    vol = (ellipse_phantom(3, (32, 32)) * 1000).astype(np.int16)
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for series, scale in (("1.2.3.1", 1), ("1.2.3.2", 2)):
+        for k in range(3):
+            s = sitk.GetImageFromArray(vol[k] * scale)
+            for tag, value in (("0008|0060", "MR"), ("0020|000d", "1.2.3"), ("0020|000e", series),
+                               ("0020|0013", str(k + 1)), ("0020|0032", f"0\\0\\{3.0 * k}"),
+                               ("0020|0037", "1\\0\\0\\0\\1\\0")):
+                s.SetMetaData(tag, value)
+            writer = sitk.ImageFileWriter()
+            writer.KeepOriginalImageUIDOn()
+            writer.SetFileName(str(folder / f"{series}_{k}.dcm"))
+            writer.Execute(s)
+    assert main(["reconstruct", str(folder), "--output-dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "holds 2 DICOM series" in err and "--series-id" in err  # the option that chooses one is named
+    assert main(["reconstruct", str(folder), "--series-id", "1.2.3.2", "--output-dir", str(tmp_path / "o")]) == 0
+    second = reconstruct_file(folder, None, series_id="1.2.3.2")
+    first = reconstruct_file(folder, None, series_id="1.2.3.1")
+    assert np.allclose(second.reference, 2 * first.reference)
 
 
 def test_load_bundle_network_is_the_shipped_student(tmp_path, monkeypatch):

@@ -116,7 +116,8 @@ def _read_image(path: Path, series_id: Optional[str]) -> sitk.Image:
         if not ids:
             raise FileNotFoundError(f"no DICOM series in folder {path} (a folder is read as one DICOM series).")
         if series_id is None and len(ids) > 1:
-            raise ValueError(f"folder {path} holds {len(ids)} DICOM series {list(ids)}; choose one with series_id=.")
+            raise ValueError(f"folder {path} holds {len(ids)} DICOM series {list(ids)}; choose one with series_id "
+                             "(command line --series-id, bundle --series_id) or give each series its own folder.")
         if series_id is not None and series_id not in ids:
             raise ValueError(f"DICOM series {series_id!r} is not in folder {path} (it holds {list(ids)}).")
         files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series_id or ids[0])
