@@ -215,3 +215,23 @@ def test_volume_ids_and_data_ranges_are_read_from_the_batch():
     ]
     assert engine.run(batches).metrics["ssim"] == pytest.approx(ssim(gt_a, pred_a), rel=1e-9)
     assert not metric._volumes["a"].pending
+
+
+def test_validation_metrics_with_the_volume_data_range_match_the_deferred_ones():
+    """``data_range_key="max"`` (fastMRI's volume maximum) gives the same values as waiting for the whole volume,
+    without keeping its slices; every metric of the set gets it."""
+    from monai_chpnet.metrics import validation_metrics
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.rand(6, 1, 16, 16, generator=gen) * torch.tensor([1, 1, 1, 3, 3, 3.0]).view(6, 1, 1, 1)
+    pred = y + 0.05 * torch.randn(6, 1, 16, 16, generator=gen)
+    ids = ["a"] * 3 + ["b"] * 3
+    ranges = [float(y[:3].max())] * 3 + [float(y[3:].max())] * 3
+    deferred = validation_metrics(teacher=True, volume_key="fname")
+    ranged = validation_metrics(teacher=True, volume_key="fname", data_range_key="max")
+    assert {m.data_range_key for m in ranged.values()} == {"max"}
+    for name in deferred:
+        deferred[name].reset(), ranged[name].reset()
+        deferred[name].update((pred, y, ids))
+        ranged[name].update((pred, y, ids, ranges))
+        assert ranged[name].compute() == pytest.approx(deferred[name].compute(), rel=1e-9), name

@@ -134,6 +134,8 @@ def _list_files(source: Union[PathLike, Sequence[PathLike]], split: Optional[str
     """Resolve the dataset's ``source``/``split`` arguments to a sorted list of ``.h5`` files."""
     if isinstance(source, (str, os.PathLike)):
         folder = Path(source)
+        if split is None and folder.is_file():  # one file given by itself
+            return [folder]
         if split is not None:
             if split not in FASTMRI_SPLITS:
                 raise ValueError(f"split must be one of {FASTMRI_SPLITS}, got {split!r}.")
@@ -152,6 +154,10 @@ def _list_files(source: Union[PathLike, Sequence[PathLike]], split: Optional[str
     files = [Path(p) for p in source]
     if not files:
         raise ValueError("FastMRISliceDataset was given an empty list of files.")
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"fastMRI file(s) not found: {', '.join(missing[:5])}"
+                                + (f" and {len(missing) - 5} more." if len(missing) > 5 else "."))
     return files
 
 
@@ -171,7 +177,7 @@ class FastMRISliceDataset(Dataset):
     :func:`monai.transforms.apply_transform`.
 
     Args:
-        source: a folder of ``.h5`` files, the root of the official layout (with ``split``), or a list of files.
+        source: a folder of ``.h5`` files, the root of the official layout (with ``split``), one ``.h5`` file or a list of files.
         split: ``"train"``, ``"val"`` or ``"test"``: read ``<source>/singlecoil_<split>``.
         transform: callable applied to each item dict.
         sample_rate: fraction of the slices to keep, drawn at random with ``seed`` (fastMRI's ``sample_rate``).

@@ -165,7 +165,11 @@ class ReconstructionInferTask(BasicInferTask):
         stem = Path(result.source).name.split(".")[0] or "volume"
         fd, name = tempfile.mkstemp(prefix=f"{stem}_recon_", suffix=suffix)
         os.close(fd)
-        path = write_volume(result.reconstruction, output_geometry(result), name)
+        try:
+            path = write_volume(result.reconstruction, output_geometry(result), name)
+        except BaseException:  # MONAI Label deletes the file only after a successful response
+            os.unlink(name)
+            raise
         report = {
             "source": Path(result.source).name,
             "shape": list(result.reconstruction.shape),

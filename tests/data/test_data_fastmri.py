@@ -226,3 +226,10 @@ def test_prospectively_undersampled_files_are_taken_as_acquired_not_masked_again
     while cause.__cause__ is not None:
         cause = cause.__cause__
     assert isinstance(cause, KeyError) and "(test1.h5)" in str(cause) and "fastmri_acquired" in str(cause)
+
+
+def test_one_file_by_itself_and_missing_listed_files(tmp_path):
+    path = _write(tmp_path / "one.h5", num_slices=3)
+    assert len(FastMRISliceDataset(str(path))) == 3 and len(FastMRISliceDataset(path)) == 3
+    with pytest.raises(FileNotFoundError, match=r"fastMRI file\(s\) not found: .*gone.h5\."):
+        FastMRISliceDataset([path, tmp_path / "gone.h5"])

@@ -181,3 +181,19 @@ def test_sample_app_rejects_an_unknown_model(sample_app, tmp_path):
     with pytest.raises(MONAILabelException) as err:
         app_class(app_dir=str(app_dir), studies=str(tmp_path), conf={"models": "segmentation_spleen"})
     assert "segmentation_spleen" in err.value.msg and "chpnet_mri_recon" in err.value.msg
+
+
+def test_a_failed_write_leaves_no_temporary_file(task, slab, tmp_path, monkeypatch):
+    import tempfile
+
+    import monai_chpnet.monailabel.infer as infer_module
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # mkstemp's folder, for this test only
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(infer_module, "write_volume", crash)
+    with pytest.raises(Exception, match="disk full"):
+        task({"image": str(slab)})
+    assert not list(tmp_path.glob("*_recon_*"))
