@@ -25,6 +25,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _check_device(name: str) -> str:
     """The ``--device`` string as torch knows it, refused up front when it is unknown or absent here."""
     import torch
@@ -93,8 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--output-dir", default="outputs", help="where NIfTI, figure and metrics go (default ./outputs)")
         p.add_argument("--device", default="cpu", help="torch device (default cpu)")
         p.add_argument("--batch-size", type=_positive_int, default=4, help="slices per forward pass")
-        p.add_argument("--threads", type=int, default=0, choices=range(0, 1025), metavar="N",
-                       help="torch CPU threads (0: torch's default)")
+        p.add_argument("--threads", type=_non_negative_int, default=0, help="torch CPU threads (0: torch's default)")
         p.add_argument("--series-id", default=None,
                        help="DICOM SeriesInstanceUID to read when the input folder holds several series")
 

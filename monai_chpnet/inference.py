@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+NEGATIVE_TOLERANCE = 0.01  # negative values of a magnitude volume down to this fraction of its maximum are clipped
 Progress = Callable[[int, int], None]  # (slices done, slices total)
 
 
@@ -349,7 +350,8 @@ def reconstruct_volume(
     phase, so this recovers less than raw k-space does (use a fastMRI ``.h5`` when there is one).
 
     Raises:
-        ValueError: not a 3-D array, fewer than 2 pixels along H or W, non-finite or negative values; ``acceleration=None``
+        ValueError: not a 3-D array, fewer than 2 pixels along H or W, non-finite values, negative values below
+            ``-NEGATIVE_TOLERANCE`` x the maximum (smaller ones are clipped to 0, with a warning); ``acceleration=None``
             (an image volume has no k-space of its own: give the acquisition's acceleration).
     """
     vol = np.asarray(volume)
@@ -359,12 +361,17 @@ def reconstruct_volume(
         raise ValueError(f"volume of shape {vol.shape} is too small to reconstruct (need H, W >= 2).")
     if not np.isfinite(vol).all():
         raise ValueError(f"volume {source} contains NaN or inf values.")
-    if vol.min() < 0:
+    low, high = float(vol.min()), float(np.abs(vol).max())
+    if low < -NEGATIVE_TOLERANCE * high:
         raise ValueError(
-            f"volume {source} has negative values (minimum {float(vol.min()):.4g}): it is not a magnitude image "
-            "(z-scored, phase or difference image?). The reconstruction is a magnitude, so it could not match it; "
-            "give the acquired magnitude image."
+            f"volume {source} has negative values (minimum {low:.4g}, maximum magnitude {high:.4g}): it is not a "
+            "magnitude image (z-scored, phase or difference image?). The reconstruction is a magnitude, so it could "
+            "not match it; give the acquired magnitude image."
         )
+    if low < 0:  # interpolation / bias-correction undershoot of a magnitude image: clipped, said
+        logger.warning(f"volume {source}: negative values down to {low:.4g} (within {NEGATIVE_TOLERANCE:.0%} of the "
+                       "maximum) are set to 0; a magnitude image has none.")
+        vol = np.clip(vol, 0, None)
     start = time.perf_counter()
     # blank slices (outside the body, padding) have no k-space to reconstruct: they stay zero
     keep = np.flatnonzero(np.any(vol != 0, axis=(1, 2)))
@@ -415,7 +422,10 @@ def reconstruct_fastmri(
     ``reconstruction_esc`` grid (320 x 320) or, without one, on the header's reconstruction size.
     """
     start = time.perf_counter()
-    dataset = FastMRISliceDataset([path], transform=kspace_transform(acceleration, center_fraction, mask_type))
+    try:
+        dataset = FastMRISliceDataset([path], transform=kspace_transform(acceleration, center_fraction, mask_type))
+    except (KeyError, TypeError) as err:  # the reader's format errors (no 'kspace', real-valued k-space)
+        raise ValueError(err.args[0] if err.args else str(err)) from None
     if acceleration is not None and not dataset.volumes[0].has_target:
         raise ValueError(
             f"fastMRI file {path} has no reference ({TARGET_KEY}), as in the test split: its k-space is already "
@@ -635,17 +645,17 @@ class FileReconstructor:
                 ``b/brain.nii.gz``), checked before anything is written, so no output overwrites another.
         """
         check_output_dir(self.output_dir)
-        paths = [item["image"] if isinstance(item, Mapping) else item for item in self.dataset]
+        inputs = [item["image"] if isinstance(item, Mapping) else item for item in self.dataset]
         first: Dict[str, int] = {}
-        for i, path in enumerate(paths):
+        for i, path in enumerate(inputs):
             j = first.setdefault(_stem(str(path)), i)
             if j != i:
                 raise ValueError(
-                    f"inputs {paths[j]} and {path} would both be written as {_stem(str(path))}_*: rename one or "
+                    f"inputs {inputs[j]} and {path} would both be written as {_stem(str(path))}_*: rename one or "
                     "reconstruct them into different output directories."
                 )
         results = []
-        for path in paths:
+        for path in inputs:
             result = reconstruct_file(path, self.network, **self.kwargs)
             paths = write_outputs(result, self.output_dir)
             print(result.summary())

@@ -306,10 +306,18 @@ def test_update_metadata_metrics_replaces_only_eval_metrics_atomically(tmp_path)
     assert path.read_text() == before  # a refused update leaves the file untouched
 
 
-def test_negative_volume_is_refused_not_silently_rectified():
+def test_negative_volume_is_refused_not_silently_rectified(caplog):
     vol = ellipse_phantom(2, (32, 32)) - 0.5  # e.g. a z-scored image: the magnitude output could never match it
-    with pytest.raises(ValueError, match=r"volume zscored has negative values \(minimum -0.5\)"):
+    with pytest.raises(ValueError, match=r"volume zscored has negative values \(minimum -0.5,"):
         reconstruct_volume(vol, None, acceleration=4, source="zscored")
+    # resampling undershoot of a magnitude image (a thousandth of its maximum) is clipped, with a warning
+    clean = ellipse_phantom(2, (32, 32))
+    ringing = clean.copy()
+    ringing[clean == 0] = -1e-3 * clean.max()
+    with caplog.at_level("WARNING", logger="monai_chpnet.inference"):
+        r = reconstruct_volume(ringing, None, acceleration=4, source="resampled")
+    assert "negative values down to" in caplog.text and "set to 0" in caplog.text
+    assert np.array_equal(r.reference, reconstruct_volume(clean, None, acceleration=4).reference)
 
 
 def test_inputs_that_would_share_output_names_are_refused_before_writing(tmp_path, tiny_student):

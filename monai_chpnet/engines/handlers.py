@@ -71,9 +71,15 @@ class RunConfig:
         keys = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
         if keys:
             diffs = ", ".join(f"{k}: checkpoint={saved.get(k)!r} run={self.config.get(k)!r}" for k in keys)
+            unrecorded = [k for k in keys if k not in saved]
+            note = (
+                f" The checkpoint does not record {unrecorded} (written before they were checked), so it cannot be "
+                "shown to match: finish it with the version that wrote it, or start again in a new output directory."
+                if unrecorded else ""
+            )
             raise ValueError(
                 f"cannot resume: the checkpoint was written by a run with a different configuration ({diffs}). "
-                "Use a new output directory, or restore the original settings."
+                "Use a new output directory, or restore the original settings." + note
             )
 
 
@@ -218,17 +224,25 @@ class ResumeFromCheckpoint:
             return
         checkpoint = torch.load(path, map_location=self.map_location, weights_only=True)
         missing = sorted(set(self.load_dict) - set(checkpoint))
+        # a best-metric saver's state was added to checkpoints later: without it the run resumes, forgetting its
+        # best score (the next validation rewrites the best weights)
+        optional = [k for k in missing if isinstance(self.load_dict[k], AtomicCheckpointSaver)]
+        if optional:
+            logger.warning(f"checkpoint {path} has no {optional} (written before it was saved): resuming without the "
+                           "best score so far; the next validation will replace the best weights.")
+            missing = [k for k in missing if k not in optional]
         if missing:
             raise ValueError(f"checkpoint {path} has no entries {missing} (it has {sorted(checkpoint)}).")
-        if "run_config" in self.load_dict:  # check the configuration before touching any weights
-            self.load_dict["run_config"].load_state_dict(checkpoint["run_config"])
-        for name, obj in self.load_dict.items():
+        load_dict = {k: v for k, v in self.load_dict.items() if k in checkpoint}
+        if "run_config" in load_dict:  # check the configuration before touching any weights
+            load_dict["run_config"].load_state_dict(checkpoint["run_config"])
+        for name, obj in load_dict.items():
             if isinstance(obj, torch.nn.Module):
                 result = describe_state_mismatch(obj, checkpoint[name])
                 if result:
                     raise ValueError(f"checkpoint {path}: entry {name!r} is from another architecture ({result}).")
         prior_max_epochs = engine.state.max_epochs
-        Checkpoint.load_objects(to_load=self.load_dict, checkpoint=checkpoint, strict=True)
+        Checkpoint.load_objects(to_load=load_dict, checkpoint=checkpoint, strict=True)
         if prior_max_epochs is not None:
             engine.state.max_epochs = max(prior_max_epochs, engine.state.epoch)
         self.loaded_from = path

@@ -147,10 +147,9 @@ class ReconstructionInferTask(BasicInferTask):
         path = data.get("image_path") or data["image"]
         try:
             result = reconstruct_file(path, network, device=device, **params.reconstruct_kwargs())
-        except (ValueError, OSError, KeyError, TypeError) as err:  # the readers' documented errors for a bad file
+        except (ValueError, OSError) as err:  # the readers' documented errors for a bad input file
             name = Path(path).name  # the server's paths are none of the client's business
-            message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)  # KeyError quotes it
-            raise InvalidRequest(f"cannot reconstruct {name}: {message.replace(str(path), name)}") from None
+            raise InvalidRequest(f"cannot reconstruct {name}: {str(err).replace(str(path), name)}") from None
         logger.info(result.summary())
         data[self.output_label_key] = result
         return data

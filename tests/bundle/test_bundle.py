@@ -183,6 +183,14 @@ def test_student_trains_on_fastmri_singlecoil_folders(tmp_path):
                      "--kd", "none", *TINY)
     assert rc == 0 and (tmp_path / "models" / "model.pt").is_file(), log[-3000:]
     assert "val_psnr" in log and "zf_psnr" in log
+    from monai.bundle import ConfigParser
+
+    for name in ("train_student.json", "train_teacher.json"):  # each volume's 'max' is its data range
+        parser = ConfigParser()
+        parser.read_config(str(CONFIGS / name))
+        parser.update({"bundle_root": str(BUNDLE), "dataset": "fastmri", "kd": "none"})
+        metrics = parser.get_parsed_content("validate#metrics")
+        assert {(m.volume_key, m.data_range_key) for m in metrics.values()} == {("fname", "max")}, name
     # distillation on the test split's prospectively undersampled files: taken as acquired, truth-free
     from monai_chpnet.networks import teacher_from_preset
 
@@ -216,6 +224,9 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
     rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "s"),
                      "--kd", "dynamic", *TINY)
     assert rc == 0 and "resumed from" in log and "checkpoint_checkpoint_4.pt" in log, log[-3000:]
+    saved = torch.load(tmp_path / "s" / "checkpoint_checkpoint_4.pt", weights_only=True)
+    assert saved["best_model"]["_saved"], "the best score travels with the training checkpoint"
+    assert json.loads(saved["run_config"]["config"])["teacher_weights"] == str((ckpt / "teacher.pt").resolve())
     # the ablation switches really switch (command-line strings included: fire passes 'false' as a string)
     from monai.bundle import ConfigParser
 

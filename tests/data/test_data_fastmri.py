@@ -213,6 +213,8 @@ def test_prospectively_undersampled_files_are_taken_as_acquired_not_masked_again
     from monai_chpnet.transforms.recipes import kspace_transforms
 
     keep = _prospective(tmp_path / "test1.h5")
+    with pytest.raises(ValueError, match=r"needs the acquired k-space pipeline: .*kspace_transforms\(acquired=True\)"):
+        unlabelled_dataset("fastmri_acquired", tmp_path)
     item = unlabelled_dataset("fastmri_acquired", tmp_path, kspace_transform=kspace_transforms(acquired=True))[1]
     assert ReconKeys.TARGET not in item and ReconKeys.KSPACE not in item  # only the acquisition reaches the trainer
     assert torch.equal(item[ReconKeys.MASK].reshape(-1).bool(), torch.from_numpy(keep))  # its own mask, exactly

@@ -173,3 +173,22 @@ def test_a_resumed_run_keeps_its_best_score_and_model(tmp_path):
     train_a_bit()
     forgetful = best_saver()  # without the saved state, a worse score overwrites the best model
     assert same(validation(forgetful, 20.0, 4), net.state_dict())
+
+
+def test_a_checkpoint_from_before_the_best_score_was_saved_still_resumes(tmp_path, caplog):
+    _killed_run(tmp_path, kill_at=3, save_interval=0)  # its checkpoint has no best-model saver state
+    trainer, student, teacher, loss, opt, topt = build("dynamic", max_epochs=4)
+    best = AtomicCheckpointSaver(str(tmp_path / "best"), {"model": student}, key_metric_name="val_psnr",
+                                 key_metric_filename="model.pt")
+    resume = ResumeFromCheckpoint(str(tmp_path), {**_objects(trainer, student, teacher, loss, opt, topt), "best_model": best})
+    resume.attach(trainer)
+    with caplog.at_level("WARNING"):
+        trainer.run()
+    assert resume.loaded_from is not None and trainer.state.iteration == 8
+    assert "has no ['best_model']" in caplog.text and "resuming without the best score" in caplog.text
+
+
+def test_settings_a_checkpoint_does_not_record_are_named_as_such():
+    old = RunConfig({"kd": "dynamic"}).state_dict()
+    with pytest.raises(ValueError, match=r"learning_rate: checkpoint=None run=0.001.*does not record \['learning_rate'\]"):
+        RunConfig({"kd": "dynamic", "learning_rate": 0.001}).load_state_dict(old)
