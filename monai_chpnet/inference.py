@@ -133,6 +133,10 @@ def load_network(
         source = str(path)
         if not path.is_file():
             raise FileNotFoundError(f"network weights not found: {path}")
+        if isinstance(map_location, (str, torch.device)):
+            device = torch.device(map_location)
+            if device.type == "cuda" and not torch.cuda.is_available():
+                raise ValueError(f"device {device}: this machine has no CUDA device (use cpu).")
         try:
             weights = torch.load(path, map_location=map_location, weights_only=True)
         except Exception as e:  # pickle / zip errors: not a checkpoint

@@ -229,6 +229,14 @@ def test_dicom_folder_with_several_series_is_read_by_series_id(tmp_path, capsys)
     assert np.allclose(second.reference, 2 * first.reference)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_a_cuda_device_without_cuda_is_named_not_blamed_on_the_file():
+    from monai_chpnet.inference import default_bundle_dir
+
+    with pytest.raises(ValueError, match="device cuda:0: this machine has no CUDA device"):
+        load_network(default_bundle_dir() / "models" / "model.pt", preset="small", map_location="cuda:0")
+
+
 def test_load_bundle_network_is_the_shipped_student(tmp_path, monkeypatch):
     from monai_chpnet.inference import BUNDLE_ENV, default_bundle_dir, load_bundle_network, load_network
 
