@@ -15,7 +15,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -200,7 +200,8 @@ def latest_checkpoint(save_dir: str) -> Optional[Path]:
 
 
 class ResumeFromCheckpoint:
-    """At ``STARTED``, restore the newest checkpoint of ``save_dir`` (if any) into ``load_dict``.
+    """Restore the newest checkpoint of ``save_dir`` (if any) into ``load_dict`` at ``STARTED``; it is checked
+    already when attached, so a refused resume stops before the engine starts.
 
     The engine continues from the saved epoch and iteration (mid-epoch too) with the saved optimizer and
     scheduler states; ``max_epochs`` of the current run is kept. Include the trainer itself under ``"trainer"``
@@ -214,14 +215,20 @@ class ResumeFromCheckpoint:
     def __init__(self, save_dir: str, load_dict: Mapping[str, Any], map_location: Any = "cpu") -> None:
         self.save_dir, self.load_dict, self.map_location = str(save_dir), dict(load_dict), map_location
         self.loaded_from: Optional[Path] = None
+        self._checked: Optional[Tuple[Path, Dict[str, Any], Dict[str, Any]]] = None
 
     def attach(self, engine: Engine) -> None:
+        """Check the checkpoint now -- a refused resume stops before the engine starts, as one error, not inside
+        the run -- and restore it at ``STARTED``."""
+        self._checked = self.check()
         engine.add_event_handler(Events.STARTED, self)
 
-    def __call__(self, engine: Engine) -> None:
+    def check(self) -> Optional[Tuple[Path, Dict[str, Any], Dict[str, Any]]]:
+        """The newest checkpoint, verified against ``load_dict``: ``(path, checkpoint, objects to load)``, or
+        ``None`` when there is none. Raises the errors listed in the class docstring."""
         path = latest_checkpoint(self.save_dir)
         if path is None:
-            return
+            return None
         checkpoint = torch.load(path, map_location=self.map_location, weights_only=True)
         missing = sorted(set(self.load_dict) - set(checkpoint))
         # a best-metric saver's state was added to checkpoints later: without it the run resumes, forgetting its
@@ -241,6 +248,15 @@ class ResumeFromCheckpoint:
                 result = describe_state_mismatch(obj, checkpoint[name])
                 if result:
                     raise ValueError(f"checkpoint {path}: entry {name!r} is from another architecture ({result}).")
+        return path, checkpoint, load_dict
+
+    def __call__(self, engine: Engine) -> None:
+        checked, self._checked = self._checked, None
+        if checked is None or checked[0] != latest_checkpoint(self.save_dir):
+            checked = self.check()  # called without attach, or a newer checkpoint appeared since
+        if checked is None:
+            return
+        path, checkpoint, load_dict = checked
         prior_max_epochs = engine.state.max_epochs
         Checkpoint.load_objects(to_load=load_dict, checkpoint=checkpoint, strict=True)
         if prior_max_epochs is not None:

@@ -331,6 +331,7 @@ def test_a_second_stage_in_the_first_stages_folder_is_refused_not_resumed(tmp_pa
     errors = [line for line in log.splitlines() if line.startswith("error:")]
     assert rc != 0 and len(errors) == 1 and "cannot resume" in errors[0], log[-2000:]
     assert "learning_rate: checkpoint=0.0005 run=0.00025" in errors[0] and "init_weights" in errors[0]
+    assert "Traceback" not in log  # refused before the engine starts: one line, no engine exception report
     rc, log = bundle("run", *config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t2"),
                      *TINY, *second)
     assert rc == 0 and "resumed from" not in log, log[-2000:]

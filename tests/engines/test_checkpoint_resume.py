@@ -76,9 +76,13 @@ def test_resume_refuses_a_different_configuration(tmp_path):
     _killed_run(tmp_path, kill_at=3, save_interval=0)
     trainer, student, teacher, loss, opt, topt = build("dynamic", max_epochs=4)
     objs = _objects(trainer, student, teacher, loss, opt, topt, config={**CONFIG, "kd": "static"})
-    ResumeFromCheckpoint(str(tmp_path), objs).attach(trainer)
     with pytest.raises(ValueError, match="different configuration .*kd: checkpoint='dynamic' run='static'"):
-        trainer.run()
+        ResumeFromCheckpoint(str(tmp_path), objs).attach(trainer)  # refused before the engine starts
+    started = []
+    trainer.add_event_handler(Events.STARTED, lambda e: started.append(1))
+    with pytest.raises(ValueError, match="different configuration"):  # also when called without attach
+        ResumeFromCheckpoint(str(tmp_path), objs)(trainer)
+    assert not started
 
 
 def test_resume_refuses_another_architecture(tmp_path):
@@ -88,9 +92,8 @@ def test_resume_refuses_another_architecture(tmp_path):
     trainer, student, teacher, loss, opt, topt = build("dynamic", max_epochs=4)
     other = student_from_preset("small", in_channels=2)
     objs = _objects(trainer, other, teacher, loss, opt, topt)
-    ResumeFromCheckpoint(str(tmp_path), objs).attach(trainer)
     with pytest.raises(ValueError, match="entry 'student' is from another architecture"):
-        trainer.run()
+        ResumeFromCheckpoint(str(tmp_path), objs).attach(trainer)
 
 
 def test_no_checkpoint_means_a_fresh_start(tmp_path):
