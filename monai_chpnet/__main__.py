@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 __all__ = ["main"]
 
@@ -18,41 +18,24 @@ def _progress(done: int, total: int) -> None:
     print(f"\r  reconstructing slices {done}/{total}", end="\n" if done == total else "", flush=True)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type`` for integers >= ``low``."""
 
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more, got {value}")
+        return value
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _check_device(name: str) -> str:
-    """The ``--device`` string as torch knows it, refused up front when it is unknown or absent here."""
-    import torch
-
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"--device {name!r} is not a torch device (cpu, cuda, cuda:1, mps, ...).") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: this machine has no CUDA device (use --device cpu).")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s).")
-    return name
+    return parse
 
 
 def _reconstruct(args: argparse.Namespace) -> int:
     import torch
 
-    from monai_chpnet.inference import check_output_dir, load_network, reconstruct_file, write_outputs
+    from monai_chpnet.inference import check_device, check_output_dir, load_network, reconstruct_file, write_outputs
 
-    _check_device(args.device)
+    check_device(args.device, "--device")
     torch.set_num_threads(args.threads) if args.threads else None
     check_output_dir(args.output_dir)  # fail before any work
     network = load_network(args.weights, preset=args.preset, map_location=args.device) if args.weights else None
@@ -99,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--slice-axis", type=int, default=0, choices=(0, 1, 2), help="array axis to slice along")
         p.add_argument("--output-dir", default="outputs", help="where NIfTI, figure and metrics go (default ./outputs)")
         p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-        p.add_argument("--batch-size", type=_positive_int, default=4, help="slices per forward pass")
-        p.add_argument("--threads", type=_non_negative_int, default=0, help="torch CPU threads (0: torch's default)")
+        p.add_argument("--batch-size", type=_int_at_least(1), default=4, help="slices per forward pass")
+        p.add_argument("--threads", type=_int_at_least(0), default=0, help="torch CPU threads (0: torch's default)")
         p.add_argument("--series-id", default=None,
                        help="DICOM SeriesInstanceUID to read when the input folder holds several series")
 

@@ -58,6 +58,7 @@ __all__ = [
     "output_geometry",
     "write_outputs",
     "check_output_dir",
+    "check_device",
     "evaluate_files",
     "metrics_table",
     "write_evaluation",
@@ -134,9 +135,7 @@ def load_network(
         if not path.is_file():
             raise FileNotFoundError(f"network weights not found: {path}")
         if isinstance(map_location, (str, torch.device)):
-            device = torch.device(map_location)
-            if device.type == "cuda" and not torch.cuda.is_available():
-                raise ValueError(f"device {device}: this machine has no CUDA device (use cpu).")
+            check_device(map_location)
         try:
             weights = torch.load(path, map_location=map_location, weights_only=True)
         except Exception as e:  # pickle / zip errors: not a checkpoint
@@ -237,6 +236,23 @@ def _center_fraction(acceleration: float, center_fraction: Optional[float]) -> f
     return float(center_fraction) if center_fraction is not None else min(0.32 / float(acceleration), 0.5)
 
 
+def check_device(device: Union[str, torch.device], what: str = "device") -> torch.device:
+    """``device`` as a ``torch.device``, refused up front when torch does not know it or this machine lacks it.
+
+    Raises:
+        ValueError: naming ``what`` (e.g. ``"--device"``) and the device.
+    """
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"{what} {str(device)!r} is not a torch device (cpu, cuda, cuda:1, mps, ...).") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{what} {dev}: this machine has no CUDA device (use cpu).")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"{what} {dev}: this machine has {torch.cuda.device_count()} CUDA device(s).")
+    return dev
+
+
 def _collate(samples: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     for key in samples[0]:
@@ -285,7 +301,7 @@ def reconstruct_samples(
 
     Returns:
         ``{"reconstruction", "zero_filled", "reference"?}``: float32 ``(slices, h, w)`` in input units, on the
-        target grid (or ``crop_size``, or the input grid).
+        target grid (or ``crop_size``, or the zero-filled image's grid, which the pre-processing already cropped).
     """
     prepare = ReconPrepareBatch()
     net = network.to(device).eval() if network is not None else None
@@ -294,7 +310,7 @@ def reconstruct_samples(
     for start in range(0, total, batch_size):
         batch = _collate(samples[start : start + batch_size])
         image, target, _, kwargs = prepare(batch, device)
-        size = target.shape[-2:] if target is not None else crop_size
+        size = target.shape[-2:] if target is not None else crop_size or batch[ReconKeys.ZERO_FILLED].shape[-2:]
         zf = match_target(batch[ReconKeys.ZERO_FILLED].to(device), size)
         pred = match_target(net(image, **kwargs).float(), size) if net is not None else zf
         for key, x in (("reconstruction", pred), ("zero_filled", zf), ("reference", target)):
@@ -438,9 +454,8 @@ def reconstruct_fastmri(
         )
     with _transform_errors(f"fastMRI file {path}"):
         samples = [dataset[i] for i in range(len(dataset))]
-    crop = samples[0].get("recon_size")
-    crop = tuple(int(c) for c in crop[:2]) if crop is not None and ReconKeys.TARGET not in samples[0] else None
-    out = reconstruct_samples(samples, network, device, batch_size, crop_size=crop, progress=progress)
+    # without a reference, the acquired pipeline has cropped the zero-filled image to the header's reconstruction size
+    out = reconstruct_samples(samples, network, device, batch_size, progress=progress)
     mask = samples[0][ReconKeys.MASK].reshape(-1).numpy()
     reference = out.get("reference")
     metrics = reference_metrics(reference, {"zero_filled": out["zero_filled"], "reconstruction": out["reconstruction"]}) if reference is not None else {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import SimpleITK as sitk
@@ -67,35 +67,30 @@ def _slice_first(values: Tuple, axis: int) -> Tuple:
     return (rest.pop(axis), *rest)
 
 
-def _check_series_positions(path: Path, files: Sequence[str]) -> None:
-    """Refuse a DICOM series whose files are not one stack of parallel, evenly spaced slices.
+def _check_series_positions(path: Path, reader: sitk.ImageSeriesReader, count: int) -> None:
+    """Refuse a DICOM series whose ``count`` files are not one stack of parallel, evenly spaced slices.
 
     Several echoes, phases or planes can share one SeriesInstanceUID; stacked together they would give a volume
-    with repeated or interleaved slices and a wrong slice spacing, silently (ITK only warns). Files without
+    with repeated or interleaved slices and a wrong slice spacing, silently (ITK only warns). Reads the per-file
+    tags that ``reader`` kept while reading (``MetaDataDictionaryArrayUpdateOn``); files without
     ImagePositionPatient / ImageOrientationPatient are not checked.
     """
-    if len(files) < 2:
+    if count < 2:
         return
-    reader = sitk.ImageFileReader()
-    positions, orientations = [], []
-    for name in files:
-        reader.SetFileName(name)
-        reader.ReadImageInformation()
-        if not (reader.HasMetaDataKey("0020|0032") and reader.HasMetaDataKey("0020|0037")):
-            return
-        positions.append([float(v) for v in reader.GetMetaData("0020|0032").split("\\")])
-        orientations.append([float(v) for v in reader.GetMetaData("0020|0037").split("\\")])
-    orient = np.asarray(orientations)
+    keys = ("0020|0032", "0020|0037")  # ImagePositionPatient, ImageOrientationPatient
+    if not all(reader.HasMetaDataKey(i, k) for i in range(count) for k in keys):
+        return
+    positions, orient = (np.array([[float(v) for v in reader.GetMetaData(i, k).split("\\")] for i in range(count)])
+                         for k in keys)
     if orient.shape[1] != 6 or np.abs(orient - orient[0]).max() > 1e-3:
         raise ValueError(f"DICOM series in {path} mixes slice orientations: several planes share one series; "
                          "put each plane's files in its own folder.")
     normal = np.cross(orient[0, :3], orient[0, 3:])
-    depth = np.sort(np.asarray(positions) @ normal)
-    gaps = np.diff(depth)
+    gaps = np.diff(np.sort(positions @ normal))
     repeated = int((gaps < 1e-3).sum())
     if repeated:
         raise ValueError(
-            f"DICOM series in {path}: {len(files)} files at only {len(files) - repeated} slice positions -- several "
+            f"DICOM series in {path}: {count} files at only {count - repeated} slice positions -- several "
             "echoes, phases or acquisitions share one series; put each one's files in its own folder."
         )
     if gaps.max() - gaps.min() > max(0.01 * float(gaps.mean()), 1e-3):
@@ -121,12 +116,14 @@ def _read_image(path: Path, series_id: Optional[str]) -> sitk.Image:
         if series_id is not None and series_id not in ids:
             raise ValueError(f"DICOM series {series_id!r} is not in folder {path} (it holds {list(ids)}).")
         files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series_id or ids[0])
-        _check_series_positions(path, files)
         reader = sitk.ImageSeriesReader()
         reader.SetFileNames(files)
-        return reader.Execute()
+        reader.MetaDataDictionaryArrayUpdateOn()  # each file's tags, read in the same pass, for the check below
+        image = reader.Execute()
     except RuntimeError as err:
         raise OSError(f"cannot read volume {path}: {str(err).strip().splitlines()[-1]}") from None
+    _check_series_positions(path, reader, len(files))
+    return image
 
 
 def read_volume(path: PathLike, slice_axis: int = 0, series_id: Optional[str] = None) -> Tuple[np.ndarray, Geometry]:
