@@ -23,6 +23,7 @@ from monai.config import PathLike
 
 from monai_chpnet.data._atomic import atomic_path
 from monai_chpnet.kspace import center_crop_hw, fft2c, ifft2c
+from monai_chpnet.transforms.phase import RandSmoothPhase
 
 __all__ = ["ellipse_phantom", "write_fastmri_h5"]
 
@@ -95,13 +96,6 @@ def ellipse_phantom(num_slices: int, size: Tuple[int, int]) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def _smooth_phase(shape: Tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """A random smooth phase map (constant + linear + quadratic terms, each within +-pi/2)."""
-    y, x = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]), indexing="ij")
-    c = rng.uniform(-np.pi / 2, np.pi / 2, size=4)
-    return c[0] + c[1] * y + c[2] * x + c[3] * (x**2 + y**2) / 2
-
-
 def _coil_sensitivities(num_coils: int, shape: Tuple[int, int]) -> np.ndarray:
     """Smooth complex coil maps ``(C, H, W)`` around a circle, normalised so ``sum_c |S_c|^2 == 1``."""
     y, x = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]), indexing="ij")
@@ -135,8 +129,9 @@ def write_fastmri_h5(
 ) -> Path:
     """Write a fastMRI-format HDF5 file whose k-space is the centred orthonormal FFT of ``image``.
 
-    A real ``image`` gets a random smooth phase (seeded), so that, as in real scans, its k-space is not
-    Hermitian-symmetric and a reader that drops the imaginary part is caught. The image is zero-padded to
+    A real ``image`` gets a random smooth phase (seeded; the training recipe's phase model,
+    :class:`~monai_chpnet.transforms.phase.RandSmoothPhase`), so that, as in real scans, its image is complex, its
+    k-space is not Hermitian-symmetric and a reader that drops the imaginary part is caught. The image is zero-padded to
     ``kspace_shape`` (the knee default 640 x 368 mimics read-out oversampling); the target is
     ``|ifft2c(kspace)|`` of the stored complex64 k-space, centre-cropped to ``recon_size``. The file appears
     atomically (temporary file in the same folder, then ``os.replace``).
@@ -165,7 +160,9 @@ def write_fastmri_h5(
         raise ValueError(f"recon_size {(rh, rw)} is larger than the k-space grid {grid}.")
     padded = _pad_to(volume, grid).astype(np.complex128)
     if not np.iscomplexobj(volume):
-        padded = padded * np.exp(1j * _smooth_phase(grid, np.random.default_rng(seed)))
+        phaser = RandSmoothPhase(seed=seed)
+        phaser.randomize()
+        padded = padded * np.exp(1j * phaser.phase(grid).double().numpy())
     if num_coils is not None:
         padded = padded[:, None] * _coil_sensitivities(num_coils, grid)[None]
     kspace = fft2c(torch.from_numpy(padded.astype(np.complex64)))

@@ -4,6 +4,7 @@ MONAI-style array transforms and their dictionary versions (suffix ``d``, readin
 :class:`monai_chpnet.keys.ReconKeys`). A k-space-mode training pipeline on magnitude slices::
 
     Compose([
+        RandSmoothPhased(ReconKeys.TARGET, prob=0.5),  # half the samples carry a scanner-like smooth phase
         RandSimulateAcquisitiond(ReconKeys.TARGET, mask_type="random", accelerations=(4, 8)),
         NormalizeInstanced(ALL_SCALED_KEYS, mode="scale"),
         ZeroFilledChannelsd(),  # -> "image", (2, H, W)
@@ -34,12 +35,14 @@ from monai_chpnet.transforms.acquisition import (
 from monai_chpnet.transforms.crop import CenterCropHW, CenterCropHWd, RandSignalSpatialCrop, RandSignalSpatialCropd
 from monai_chpnet.transforms.degradation import SR_MODES, SRDownsample, SRDownsampled
 from monai_chpnet.transforms.intensity import NORM_MODES, NormalizeInstance, NormalizeInstanced, denormalize
+from monai_chpnet.transforms.phase import RandSmoothPhase, RandSmoothPhased
 from monai_chpnet.transforms.masks import (
     MASK_FUNCS,
     CartesianMaskFunc,
     EquispacedMaskFractionFunc,
     MaskSample,
     RandomMaskFunc,
+    call_seed,
     create_mask_func,
     seed_from_name,
 )
@@ -70,12 +73,15 @@ __all__ = [
     "RandSimulateAcquisition",
     "RandSimulateAcquisitiond",
     "RandomMaskFunc",
+    "RandSmoothPhase",
+    "RandSmoothPhased",
     "SR_MODES",
     "SRDownsample",
     "SRDownsampled",
     "ZeroFilledChannels",
     "ZeroFilledChannelsd",
     "check_image_sample",
+    "call_seed",
     "check_kspace_sample",
     "create_mask_func",
     "denormalize",

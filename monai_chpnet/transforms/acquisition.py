@@ -26,7 +26,7 @@ from torch import Tensor
 
 from monai_chpnet.keys import ReconKeys
 from monai_chpnet.kspace import apply_mask, center_crop_hw, complex_to_channels, fft2c, ifft2c, sampled_columns
-from monai_chpnet.transforms.masks import CallSeed, MaskSample, create_mask_func, seed_from_name
+from monai_chpnet.transforms.masks import CallSeed, MaskSample, call_seed, create_mask_func
 from monai_chpnet.transforms.validation import check_image_sample, check_kspace_sample
 
 __all__ = [
@@ -225,14 +225,6 @@ class ZeroFilledChannels(Transform):
         return complex_to_channels(ifft2c(check_kspace_sample(kspace_masked, name)))
 
 
-def _seed_of(value: Any, seed_key: Hashable) -> CallSeed:
-    if isinstance(value, (str, os.PathLike)):
-        return seed_from_name(value)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value)
-    raise TypeError(f"seed_key {seed_key!r} must hold a file name or an integer, got {type(value).__name__}.")
-
-
 class _CartesianSamplingd(Randomizable, MapTransform):
     """Dictionary wrapper of one ``_CartesianSampling`` transform over a single key, with ``seed_key``."""
 
@@ -268,7 +260,7 @@ class _CartesianSamplingd(Randomizable, MapTransform):
             return None
         if self.seed_key not in d:
             raise KeyError(f"seed_key {self.seed_key!r} is not in the sample (keys: {sorted(map(str, d))}).")
-        return _seed_of(d[self.seed_key], self.seed_key)
+        return call_seed(d[self.seed_key], self.seed_key)
 
     @staticmethod
     def _write_parameters(d: Dict, sample: MaskSample) -> None:

@@ -18,7 +18,7 @@ import math
 import os
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from typing import Dict, Iterator, NamedTuple, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Dict, Hashable, Iterator, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ __all__ = [
     "MASK_FUNCS",
     "create_mask_func",
     "seed_from_name",
+    "call_seed",
 ]
 
 #: a per-call seed: an integer, or a tuple of integers as fastMRI derives from a file name
@@ -55,6 +56,18 @@ def seed_from_name(name: Union[str, os.PathLike]) -> Tuple[int, ...]:
     if not base:
         raise ValueError(f"cannot derive a mask seed from the empty file name {name!r}.")
     return tuple(map(ord, base))
+
+
+def call_seed(value: Any, seed_key: Hashable) -> CallSeed:
+    """The per-call seed held by a sample's ``seed_key`` entry: :func:`seed_from_name` of a file name, an integer
+    or a tuple of integers as it is (masks and phases of one volume are drawn from it)."""
+    if isinstance(value, (str, os.PathLike)):
+        return seed_from_name(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, tuple) and value and all(isinstance(v, (int, np.integer)) for v in value):
+        return tuple(int(v) for v in value)
+    raise TypeError(f"seed_key {seed_key!r} must hold a file name or an integer, got {type(value).__name__}.")
 
 
 class CartesianMaskFunc(Randomizable, ABC):

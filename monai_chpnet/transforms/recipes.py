@@ -3,8 +3,10 @@
 ``train_transforms`` turns ``{"target": (1, H, W)}`` magnitude images in ``[0, 1]`` (MRI slices, natural images)
 into k-space-mode training samples. The augmentation is what lets weights trained on a few shipped images
 generalise to other scanners, anatomies and contrasts: random patches, flips and 90° rotations (orientation),
-random gamma and intensity inversion (contrast: T1 -> T2-like), intensity scaling, mild noise, then a
-simulated acquisition with a random 4x/8x mask and scale normalisation from the zero-filled input.
+random gamma and intensity inversion (contrast: T1 -> T2-like), intensity scaling, mild noise, a smooth random
+phase on a fraction ``phase_prob`` of the samples (:mod:`.phase`: what a scanner's image carries), then a
+simulated acquisition with a random 4x/8x mask and scale normalisation from the zero-filled input. The target
+stays the magnitude (fastMRI's convention).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from monai_chpnet.keys import ReconKeys
 from monai_chpnet.transforms.crop import RandSignalSpatialCropd
 from monai_chpnet.transforms.acquisition import RandSimulateAcquisitiond, ZeroFilledChannelsd
 from monai_chpnet.transforms.intensity import NormalizeInstanced
+from monai_chpnet.transforms.phase import RandSmoothPhased
 
 _SCALED = (ReconKeys.ZERO_FILLED, ReconKeys.TARGET, ReconKeys.KSPACE, ReconKeys.KSPACE_MASKED)  # = ALL_SCALED_KEYS
 
@@ -55,12 +58,15 @@ def train_transforms(
     min_zoom: float = 0.25,
     noise_prob: float = 0.5,
     noise_std: float = 0.03,
+    phase_prob: float = 0.5,
 ) -> Compose:
     """k-space-mode training pipeline on ``{"target": (1, H, W)}`` (see the module docstring).
 
     ``zoom_prob``: probability of shrinking the whole image by a factor in ``[min_zoom, 1]`` (area
     interpolation) before cropping, so patches also show whole anatomies at coarse resolution.
     ``noise_prob`` / ``noise_std``: Gaussian noise (std drawn from ``[0, noise_std]``) added to the reference.
+    ``phase_prob``: fraction of samples given a smooth random phase (:class:`~.phase.RandSmoothPhased`, default
+    parameters) before the acquisition is simulated; the others keep zero phase.
 
     Returns samples with ``image`` (2, p, p), ``target`` (1, p, p), ``kspace_masked``, ``mask``, ``zero_filled``,
     ``mean``, ``std``, ``acceleration``, ``center_fraction``.
@@ -87,6 +93,8 @@ def train_transforms(
             RandGaussianNoised(t, prob=noise_prob, std=noise_std),
             Lambdad(t, func=lambda x: x.clamp_min(0.0)),
         ]
+    if phase_prob > 0:
+        steps.append(RandSmoothPhased(t, prob=phase_prob))
     steps += [
         RandSimulateAcquisitiond(t, mask_type=mask_type, accelerations=tuple(accelerations),
                                  center_fractions=tuple(center_fractions)),
@@ -97,13 +105,21 @@ def train_transforms(
 
 
 def eval_transforms(
-    acceleration: float = 4.0, center_fraction: float = 0.08, mask_type: str = "random", seed_key: str = "mask_seed"
+    acceleration: float = 4.0,
+    center_fraction: float = 0.08,
+    mask_type: str = "random",
+    seed_key: str = "mask_seed",
+    phase_seed_key: Optional[str] = None,
 ) -> Compose:
-    """Deterministic evaluation pipeline: one acceleration, one mask per volume (``seed_key`` entry)."""
+    """Deterministic evaluation pipeline: one acceleration, one mask per volume (``seed_key`` entry); with
+    ``phase_seed_key``, a phase-bearing acquisition: one smooth phase per volume, drawn from that entry (a file
+    name or an integer; :class:`~.phase.RandSmoothPhased` with its default parameters)."""
     t = ReconKeys.TARGET
+    phased = [RandSmoothPhased(t, seed_key=phase_seed_key)] if phase_seed_key is not None else []
     return Compose(
         [
             EnsureTyped(t, track_meta=False),
+            *phased,
             RandSimulateAcquisitiond(t, mask_type=mask_type, accelerations=(acceleration,),
                                      center_fractions=(center_fraction,), seed_key=seed_key),
             NormalizeInstanced(_SCALED, mode="scale"),
