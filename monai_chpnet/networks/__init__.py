@@ -17,6 +17,7 @@ from monai_chpnet.networks.data_consistency import (
     check_measurements,
     replication_upsampler,
 )
+from monai_chpnet.networks.phase import CentrePhaseReference, rotate_channels
 from monai_chpnet.networks.student import (
     DEFAULT_STUDENT_PRESET,
     STUDENT_PRESETS,
@@ -41,6 +42,8 @@ __all__ = [
     "LearnedAdjointUpdate",
     "check_measurements",
     "replication_upsampler",
+    "CentrePhaseReference",
+    "rotate_channels",
     "SwinRestorationTeacher",
     "ResidualSwinGroup",
     "SwinBlock2d",

@@ -18,7 +18,9 @@ full-resolution path carries ``c0`` channels only.
 Modes (:class:`SubpixelCNNStudent`):
 
 * k-space / image (``upscale == 1``): ``x ← DC_k(CNN_k(x))`` for each cascade ``k``; ``DC_k`` is hard or soft
-  data consistency (:mod:`.data_consistency`) when ``kspace``/``mask`` are given, the identity otherwise.
+  data consistency (:mod:`.data_consistency`) when ``kspace``/``mask`` are given, the identity otherwise. With
+  ``phase_reference`` and measurements, each CNN sees the image in the frame of the smooth phase ``p`` estimated
+  from the k-space centre (:mod:`.phase`): ``x ← DC_k(p · CNN_k(conj(p) · x))``.
 * super-resolution (``upscale`` 2/4, low-res input ``y``): a learned sub-pixel up-sampler gives ``x0``, then each
   cascade applies ``x ← x - δ_k [U_k(D x - y) + η_k (x - v)]`` with ``v = CNN_k(x)``
   (:class:`~.data_consistency.LearnedAdjointUpdate`).
@@ -45,8 +47,10 @@ from monai_chpnet.networks.data_consistency import (
     HardDataConsistency,
     LearnedAdjointUpdate,
     SoftDataConsistency,
+    check_measurements,
     replication_upsampler,
 )
+from monai_chpnet.networks.phase import CentrePhaseReference, rotate_channels
 from monai_chpnet.networks.utils import check_dc_request, check_image_batch, pad_to_multiple
 
 __all__ = ["SubpixelDenoiser", "SubpixelCNNStudent", "STUDENT_PRESETS", "DEFAULT_STUDENT_PRESET", "student_from_preset"]
@@ -57,9 +61,9 @@ __all__ = ["SubpixelDenoiser", "SubpixelCNNStudent", "STUDENT_PRESETS", "DEFAULT
 #: conv matched a 3×3 one at a ninth of the parameters; dropping the full-resolution path (all compute at 1/2
 #: resolution) cost 1.1 dB; ``c0 = 4`` instead of 8 at full resolution cost 0.06 dB for 25 % less latency.
 STUDENT_PRESETS: Dict[str, Dict[str, Any]] = {
-    "tiny": dict(num_cascades=2, features=(4, 8, 8), num_res_blocks=1),
-    "small": dict(num_cascades=5, features=(4, 12, 16), num_res_blocks=1),
-    "paper": dict(num_cascades=6, features=(16, 32, 64), num_res_blocks=2),
+    "tiny": dict(num_cascades=2, features=(4, 8, 8), num_res_blocks=1, phase_reference=True),
+    "small": dict(num_cascades=5, features=(4, 12, 16), num_res_blocks=1, phase_reference=True),
+    "paper": dict(num_cascades=6, features=(16, 32, 64), num_res_blocks=2, phase_reference=True),
 }
 #: The preset the bundle ships (CPU latency target: < 50 ms per 320×320 slice on 2 threads).
 DEFAULT_STUDENT_PRESET = "small"
@@ -168,6 +172,8 @@ class SubpixelCNNStudent(nn.Module):
         upscale: 1 (k-space/image mode) or 2/4 (super-resolution of a low-res input).
         data_consistency: ``"hard"`` or ``"soft"`` (one learned weight per cascade), used when ``kspace``/``mask``
             are passed (k-space mode, ``in_channels == 2``).
+        phase_reference: with measurements, denoise in the frame of the k-space centre's smooth phase
+            (:class:`~.phase.CentrePhaseReference`), so a phase-bearing image looks nearly real to the CNNs.
         act: activation (MONAI ``Act`` spec).
 
     Shapes:
@@ -185,6 +191,7 @@ class SubpixelCNNStudent(nn.Module):
         upsample_kernel_size: int = 1,
         upscale: int = 1,
         data_consistency: str = "hard",
+        phase_reference: bool = False,
         act: Union[str, tuple] = _DEFAULT_ACT,
     ) -> None:
         super().__init__()
@@ -194,6 +201,8 @@ class SubpixelCNNStudent(nn.Module):
             raise ValueError(f"upscale must be 1, 2 or 4, got {upscale}.")
         if num_cascades < 1:
             raise ValueError(f"num_cascades must be >= 1, got {num_cascades}.")
+        if not isinstance(phase_reference, bool):  # a config's "false" string would silently switch it on
+            raise TypeError(f"phase_reference must be True or False, got {phase_reference!r}.")
         if data_consistency not in ("hard", "soft"):
             raise ValueError(f"data_consistency must be 'hard' or 'soft', got {data_consistency!r}.")
         self.in_channels = in_channels
@@ -213,6 +222,8 @@ class SubpixelCNNStudent(nn.Module):
         else:
             self.consistency = nn.ModuleList([LearnedAdjointUpdate(in_channels, upscale) for _ in range(num_cascades)])
             self.upsampler = replication_upsampler(in_channels, upscale)  # learned x0 = U0(y), starts as nearest
+        self.phase_reference = phase_reference and upscale == 1 and in_channels == 2
+        self.centre_phase = CentrePhaseReference()
 
     def feature_info(self) -> Dict[str, Tuple[int, int]]:
         """Tap name -> (channels, stride w.r.t. the output grid), in :meth:`forward_features` order."""
@@ -234,8 +245,16 @@ class SubpixelCNNStudent(nn.Module):
         use_dc = check_dc_request(kspace, mask, self.in_channels, self.upscale, "SubpixelCNNStudent")
         taps: Dict[str, Tensor] = {}
         x = self.upsampler(image)
+        phase: Optional[Tensor] = None
+        if self.phase_reference and use_dc and kspace is not None and mask is not None:
+            check_measurements(image, kspace, mask)  # the same errors as data consistency, before the reference
+            phase = self.centre_phase(kspace, mask)
         for k, (denoiser, consistency) in enumerate(zip(self.denoisers, self.consistency)):
-            denoised, enc, bottleneck, dec = denoiser.forward_features(x)
+            if phase is None:
+                denoised, enc, bottleneck, dec = denoiser.forward_features(x)
+            else:
+                denoised, enc, bottleneck, dec = denoiser.forward_features(rotate_channels(x, phase.conj()))
+                denoised = rotate_channels(denoised, phase)
             taps[f"cascade{k}_enc"] = enc
             taps[f"cascade{k}_bottleneck"] = bottleneck
             taps[f"cascade{k}_dec"] = dec

@@ -10,6 +10,9 @@ Architecture (Liang et al., "SwinIR: Image Restoration Using Swin Transformer", 
     output   upscale 1:   conv3×3 E → C·t² [→ PixelShuffle(t)], + x (global residual)
              upscale 2/4: conv3×3 E → 64 + LeakyReLU, log2(s·t) × sub-pixel conv (conv → PixelShuffle(2)),
                           conv3×3 64 → C (SwinIR's "pixelshuffle" up-sampler)
+    phase    with ``phase_reference`` and measurements, everything above runs on ``conj(p) · x``, the image in the
+             frame of the k-space centre's smooth phase ``p`` (:mod:`.phase`); each DC step returns to the measured
+             frame (``· p``), enforces the measurement and comes back
     DC       hard data consistency when ``kspace``/``mask`` are given (``in_channels == 2``, ``upscale == 1``);
              with ``interleaved_dc`` also after every group but the last: conv3×3 E → C·t² [→ PixelShuffle(t)]
              + current image → DC → [PixelUnshuffle(t)] conv3×3 C·t² → E, added to the tokens (an unrolled,
@@ -41,7 +44,8 @@ from monai.networks.layers import DropPath, trunc_normal_
 from monai.networks.nets.swin_unetr import WindowAttention
 from torch import Tensor, nn
 
-from monai_chpnet.networks.data_consistency import HardDataConsistency
+from monai_chpnet.networks.data_consistency import HardDataConsistency, check_measurements
+from monai_chpnet.networks.phase import CentrePhaseReference, rotate_channels
 from monai_chpnet.networks.utils import check_dc_request, check_image_batch, pad_to_multiple
 
 __all__ = [
@@ -57,11 +61,12 @@ __all__ = [
 #: Named sizes. ``paper`` is SwinIR-M (the published teacher, ≈11.5 M parameters at ``upscale=1``, 11.75 M with the
 #: ×2 up-sampler); ``small`` trains on 2 CPU cores within an hour on 128×128 patches; ``tiny`` is for tests.
 TEACHER_PRESETS: Dict[str, Dict[str, Any]] = {
-    "tiny": dict(embed_dim=32, depths=(2, 2), num_heads=(2, 2), window_size=4, mlp_ratio=2.0, drop_path_rate=0.0),
+    "tiny": dict(embed_dim=32, depths=(2, 2), num_heads=(2, 2), window_size=4, mlp_ratio=2.0, drop_path_rate=0.0,
+                 phase_reference=True),
     "small": dict(embed_dim=60, depths=(2, 2, 2, 2), num_heads=(6, 6, 6, 6), window_size=8, mlp_ratio=2.0,
-                  drop_path_rate=0.0, token_stride=2, interleaved_dc=True),
+                  drop_path_rate=0.0, token_stride=2, interleaved_dc=True, phase_reference=True),
     "paper": dict(embed_dim=180, depths=(6,) * 6, num_heads=(6,) * 6, window_size=8, mlp_ratio=2.0,
-                  drop_path_rate=0.1),
+                  drop_path_rate=0.1, phase_reference=True),
 }
 
 
@@ -230,6 +235,8 @@ class SwinRestorationTeacher(nn.Module):
             each group but the last decodes an intermediate image, replaces its sampled k-space columns by the
             measured ones and feeds the correction back to the tokens. Without measurements the extra heads are
             still applied (as a learned refinement), so the same weights serve both modes.
+        phase_reference: with measurements, work in the frame of the k-space centre's smooth phase
+            (:class:`~.phase.CentrePhaseReference`), so a phase-bearing image looks nearly real to the network.
 
     Shapes:
         ``forward(image, kspace=None, mask=None)``: ``image`` real ``(B, in_channels, H, W)`` with
@@ -252,6 +259,7 @@ class SwinRestorationTeacher(nn.Module):
         drop_path_rate: float = 0.0,
         token_stride: int = 1,
         interleaved_dc: bool = False,
+        phase_reference: bool = False,
     ) -> None:
         super().__init__()
         if in_channels not in (1, 2):
@@ -263,6 +271,8 @@ class SwinRestorationTeacher(nn.Module):
             raise ValueError(f"num_heads {num_heads} must give one entry per group of depths {tuple(depths)}.")
         if window_size < 2:
             raise ValueError(f"window_size must be >= 2, got {window_size}.")
+        if not isinstance(phase_reference, bool):  # a config's "false" string would silently switch it on
+            raise TypeError(f"phase_reference must be True or False, got {phase_reference!r}.")
         if token_stride not in (1, 2):
             raise ValueError(f"token_stride must be 1 or 2, got {token_stride}.")
         self.token_stride = token_stride
@@ -298,6 +308,8 @@ class SwinRestorationTeacher(nn.Module):
                 nn.Conv2d(upsampler_channels, in_channels, 3, padding=1),
             )
         self.data_consistency = HardDataConsistency()
+        self.phase_reference = phase_reference and upscale == 1 and in_channels == 2
+        self.centre_phase = CentrePhaseReference()
         self.interleaved_dc = interleaved_dc
         n_mid = len(depths) - 1 if interleaved_dc else 0
         shuffle = nn.PixelShuffle(token_stride) if token_stride > 1 else nn.Identity()
@@ -327,6 +339,11 @@ class SwinRestorationTeacher(nn.Module):
         check_image_batch(image, self.in_channels, self.window_size * self.token_stride, "SwinRestorationTeacher")
         use_dc = check_dc_request(kspace, mask, self.in_channels, self.upscale, "SwinRestorationTeacher")
         h, w = image.shape[-2], image.shape[-1]
+        phase: Optional[Tensor] = None
+        if self.phase_reference and use_dc and kspace is not None and mask is not None:
+            check_measurements(image, kspace, mask)  # the same errors as data consistency, before the reference
+            phase = self.centre_phase(kspace, mask)
+            image = rotate_channels(image, phase.conj())
         padded = pad_to_multiple(image, self.window_size * self.token_stride)
         first = self.conv_first(self.unshuffle(padded))
         th, tw = -(-h // self.token_stride), -(-w // self.token_stride)  # token grid of the unpadded image
@@ -342,7 +359,7 @@ class SwinRestorationTeacher(nn.Module):
                 if j == i:
                     estimate = decoder(x) + current
                     if use_dc and kspace is not None and mask is not None:
-                        estimate = pad_to_multiple(self.data_consistency(estimate[:, :, :h, :w], kspace, mask),
+                        estimate = pad_to_multiple(self._consistent(estimate[:, :, :h, :w], kspace, mask, phase),
                                                    self.window_size * self.token_stride)
                     x = x + encoder(estimate - current)
                     current = estimate
@@ -352,9 +369,17 @@ class SwinRestorationTeacher(nn.Module):
         if self.upscale == 1:
             out = out + current
         out = out[:, :, : h * self.upscale, : w * self.upscale]
+        if phase is not None:
+            out = rotate_channels(out, phase)
         if use_dc and kspace is not None and mask is not None:
             out = self.data_consistency(out, kspace, mask)
         return out, taps
+
+    def _consistent(self, estimate: Tensor, kspace: Tensor, mask: Tensor, phase: Optional[Tensor]) -> Tensor:
+        """Hard data consistency of an estimate held in the phase frame (``phase``) or the measured one (``None``)."""
+        if phase is None:
+            return self.data_consistency(estimate, kspace, mask)
+        return rotate_channels(self.data_consistency(rotate_channels(estimate, phase), kspace, mask), phase.conj())
 
     def forward(self, image: Tensor, kspace: Optional[Tensor] = None, mask: Optional[Tensor] = None) -> Tensor:
         """
