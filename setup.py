@@ -35,7 +35,7 @@ EXTRAS = {
     # MONAI Label is not an extra: pip cannot install monailabel without its declared deps (sam2, torchvision,
     # a CUDA torch); scripts/setup.sh installs its minimal set from requirements-monailabel*.txt
     # only needed to re-create the shipped sample data (scripts/make_sample_data.py)
-    "sample-data": ["nilearn>=0.10", "scikit-image>=0.21", "nibabel>=5"],
+    "sample-data": ["nilearn>=0.10", "scikit-image>=0.21", "nibabel>=5", "twixtools==0.24"],
     # headless MRML scenes (with vtk) to test the 3D Slicer extension's library (tests/slicer); Slicer itself
     # ships its own MRML, so the extension never needs this
     "slicer": ["slicer-core>=5.11"],

@@ -232,7 +232,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for rec in records:
         networks[rec["name"]] = load_network(rec["weights"], network=builders[rec["name"]]())
     files = {k: str(v) for k, v in heldout_evaluation_files().items()}
-    rows = evaluate_files(files, networks, accelerations=(4.0, 8.0), agreement_with="teacher")
+    rows = evaluate_files(files, networks, accelerations=(4.0, 8.0), agreement_with="teacher",
+                          acquisitions=("magnitude", "phase"))
 
     x = torch.randn(1, 2, 320, 320)
     cost = {"zero-filled": {"params": 0, "gmacs": 0.0, "ms_per_slice": 0.0}}
@@ -251,19 +252,23 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for r in rows:
         r.update(cost[arm_of(r["method"])])
 
-    # table: mean over held-out sources per (method, acceleration)
+    # table: mean over held-out sources per (method, acceleration, acquisition): "magnitude" rows are the image
+    # sources as they are, "phase" rows every phase-bearing acquisition (the image sources given a smooth phase,
+    # and the raw k-space with its own)
     summary = []
     methods = [name for name in networks if arm_of(name) == name]  # one table row per arm
-    for acc in (4.0, 8.0):
+    for acquisition, acc in ((a, acc) for a in ("magnitude", "phase") for acc in (4.0, 8.0)):
         for name in methods:
-            sel = [r for r in rows if arm_of(r["method"]) == name and r["acceleration"] == acc]
+            sel = [r for r in rows if arm_of(r["method"]) == name and r["acceleration"] == acc
+                   and (r["acquisition"] == "magnitude") == (acquisition == "magnitude")]
             ssims = [r["ssim"] for r in sel if r["ssim"] is not None]
             ood = [r["psnr"] for r in sel if r["source"] != "t1_demo"]
             # the mean over sources of each seed's network, then mean and spread over seeds
             per_seed = [float(np.mean([r["psnr"] for r in sel if r["method"] == m]))
                         for m in dict.fromkeys(r["method"] for r in sel)]
             agreement = [r["psnr_agreement"] for r in sel if r.get("psnr_agreement") is not None]
-            summary.append({"method": name, "acceleration": acc, "psnr": float(np.mean(per_seed)),
+            summary.append({"method": name, "acceleration": acc, "acquisition": acquisition,
+                            "psnr": float(np.mean(per_seed)),
                             "psnr_to_teacher": float(np.mean(agreement)) if agreement else None,
                             "psnr_seeds": per_seed, "psnr_sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
                             "psnr_ood": float(np.mean(ood)),
@@ -280,19 +285,21 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
            + " ('sd': standard deviation of the seeds' PSNR); " if len(args.seeds) > 1 else "")
         + "cost at 320x320, 2 threads.",
         "",
-        "| method | accel | PSNR (dB) |" + (" sd (dB) |" if len(args.seeds) > 1 else "")
+        "| method | acquisition | accel | PSNR (dB) |" + (" sd (dB) |" if len(args.seeds) > 1 else "")
         + " OOD PSNR (dB) | SSIM | NMSE | PSNR to teacher (dB) | params | GMACs | ms/slice |",
-        "|---|---|---|" + ("---|" if len(args.seeds) > 1 else "") + "---|---|---|---|---|---|---|",
+        "|---|---|---|---|" + ("---|" if len(args.seeds) > 1 else "") + "---|---|---|---|---|---|---|",
     ]
     for s in summary:
         ssim_text = "n/a" if s["ssim"] is None else f"{s['ssim']:.4f}"
         sd_text = ("" if len(args.seeds) == 1 else " n/a |" if s["psnr_sd"] is None else f" {s['psnr_sd']:.2f} |")
         agree_text = "–" if s["psnr_to_teacher"] is None else f"{s['psnr_to_teacher']:.2f}"
-        lines.append(f"| {s['method']} | {s['acceleration']:g}x | {s['psnr']:.2f} |{sd_text} {s['psnr_ood']:.2f} | {ssim_text} | "
+        lines.append(f"| {s['method']} | {s['acquisition']} | {s['acceleration']:g}x | {s['psnr']:.2f} |{sd_text} "
+                     f"{s['psnr_ood']:.2f} | {ssim_text} | "
                      f"{s['nmse']:.5f} | {agree_text} | {s['params'] / 1e6:.3f} M | {s['gmacs']:.2f} | {s['ms_per_slice']:.1f} |")
     lines += ["", "Per source:", ""]
-    lines += ["| source | accel | method | PSNR (dB) | SSIM | NMSE | PSNR to teacher (dB) |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['source']} | {r['acceleration']:g}x | {r['method']} | {r['psnr']:.2f} | "
+    lines += ["| source | acquisition | accel | method | PSNR (dB) | SSIM | NMSE | PSNR to teacher (dB) |",
+              "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['source']} | {r['acquisition']} | {r['acceleration']:g}x | {r['method']} | {r['psnr']:.2f} | "
               f"{'n/a' if r['ssim'] is None else format(r['ssim'], '.4f')} | {r['nmse']:.5f} | "
               f"{'–' if r.get('psnr_agreement') is None else format(r['psnr_agreement'], '.2f')} |" for r in rows]
     table = "\n".join(lines)

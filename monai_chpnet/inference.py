@@ -40,6 +40,7 @@ from monai_chpnet.figures import save_png_row, to_uint8
 from monai_chpnet.keys import ReconKeys
 from monai_chpnet.kspace import fft2c
 from monai_chpnet.metrics import nmse, psnr, ssim
+from monai_chpnet.transforms.masks import seed_from_name
 from monai_chpnet.transforms.recipes import eval_transforms, kspace_transforms
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "write_outputs",
     "check_output_dir",
     "check_device",
+    "ACQUISITIONS",
     "evaluate_files",
     "metrics_table",
     "write_evaluation",
@@ -209,11 +211,15 @@ def simulation_transform(
     acceleration: float = 4.0,
     center_fraction: Optional[float] = None,
     mask_type: str = "random",
+    simulate_phase: bool = False,
 ) -> Compose:
     """Pre-processing of magnitude slices ``{"target": (1, H, W)}``: the evaluation recipe
     (:func:`~monai_chpnet.transforms.recipes.eval_transforms`) with one mask for every slice sharing a
-    ``"mask_seed"`` entry."""
-    return eval_transforms(acceleration, _center_fraction(acceleration, center_fraction), mask_type, seed_key="mask_seed")
+    ``"mask_seed"`` entry and, with ``simulate_phase``, one smooth phase for every slice sharing a ``"phase_seed"``
+    entry (a phase-bearing acquisition, as a scanner's raw data would be)."""
+    cf = _center_fraction(acceleration, center_fraction)
+    return eval_transforms(acceleration, cf, mask_type, seed_key="mask_seed",
+                           phase_seed_key="phase_seed" if simulate_phase else None)
 
 
 def kspace_transform(
@@ -357,6 +363,7 @@ def reconstruct_volume(
     progress: Optional[Progress] = None,
     source: str = "volume",
     undersampled: bool = False,
+    simulate_phase: bool = False,
 ) -> ReconstructionResult:
     """Reconstruct a magnitude volume ``(slices, H, W)``.
 
@@ -368,6 +375,10 @@ def reconstruct_volume(
     (the same parameters describe the acquisition): data consistency keeps the image's own k-space on the
     sampled columns and the network fills the others; there is no reference. A magnitude image carries no
     phase, so this recovers less than raw k-space does (use a fastMRI ``.h5`` when there is one).
+
+    ``simulate_phase=True`` (evaluation): the simulated acquisition is of the volume given a smooth phase
+    (:class:`~monai_chpnet.transforms.phase.RandSmoothPhased`), one per volume, drawn from ``seed`` and the base
+    name of ``source`` so each source has its own phase, the same in every run; the reference stays the magnitude.
 
     Raises:
         ValueError: not a 3-D array, fewer than 2 pixels along H or W, non-finite values, negative values below
@@ -402,8 +413,13 @@ def reconstruct_volume(
             f"volume {source}: an image volume has no k-space of its own, so acceleration=None cannot be "
             "reconstructed; give the acceleration to simulate, or the acquisition's with undersampled=True."
         )
-    transform = simulation_transform(acceleration, center_fraction, mask_type)
-    slices = [{ReconKeys.TARGET: torch.as_tensor(vol[k][None], dtype=torch.float32), "mask_seed": int(seed)} for k in keep]
+    if simulate_phase and undersampled:
+        raise ValueError(f"volume {source}: simulate_phase needs a fully-sampled volume to simulate from, not an "
+                         "undersampled one (undersampled=True).")
+    transform = simulation_transform(acceleration, center_fraction, mask_type, simulate_phase)
+    phase_seed = seed_from_name(Path(source).name or "volume") + (int(seed),)
+    slices = [{ReconKeys.TARGET: torch.as_tensor(vol[k][None], dtype=torch.float32), "mask_seed": int(seed),
+               "phase_seed": phase_seed} for k in keep]
     with _transform_errors(f"volume {source}"):
         if undersampled:  # the acquisition's one mask (seeded per volume), drawn once as the simulation draws it
             acquired_mask = transform(slices[0])[ReconKeys.MASK]
@@ -578,6 +594,9 @@ def write_outputs(
     return paths
 
 
+ACQUISITIONS = ("magnitude", "phase")  #: how evaluate_files simulates an image volume's acquisition
+
+
 def evaluate_files(
     files: Mapping[str, Union[str, os.PathLike]],
     networks: Mapping[str, Optional[nn.Module]],
@@ -586,9 +605,14 @@ def evaluate_files(
     seed: int = 0,
     device: Union[str, torch.device] = "cpu",
     agreement_with: Optional[str] = None,
+    acquisitions: Sequence[str] = ("magnitude",),
 ) -> List[Dict[str, Any]]:
     """Reconstruct every file at every acceleration with every network (``None``: zero-filled) through
-    :func:`reconstruct_file`, returning one row per (file, acceleration, network) with PSNR/SSIM/NMSE.
+    :func:`reconstruct_file`, returning one row per (file, acquisition, acceleration, network) with PSNR/SSIM/NMSE.
+
+    ``acquisitions``: how an image volume is acquired, ``"magnitude"`` (the image as it is, zero phase) and/or
+    ``"phase"`` (the image given a smooth phase seeded by its name, ``simulate_phase``); a fastMRI ``.h5`` is
+    undersampled from its own complex k-space once, as ``"complex"``.
 
     ``agreement_with``: the name of one of ``networks`` (e.g. a teacher); every row then also holds
     ``psnr_agreement``, the PSNR of its reconstruction against that network's reconstruction of the same
@@ -597,35 +621,44 @@ def evaluate_files(
 
     Raises:
         KeyError: ``agreement_with`` is not one of ``networks``.
+        ValueError: an acquisition other than ``"magnitude"`` / ``"phase"``.
     """
     if agreement_with is not None and agreement_with not in networks:
         raise KeyError(f"agreement_with={agreement_with!r} is not one of the networks {list(networks)}.")
+    unknown = [a for a in acquisitions if a not in ACQUISITIONS]
+    if unknown or not acquisitions:
+        raise ValueError(f"acquisitions must be some of {ACQUISITIONS}, got {list(acquisitions)}.")
     rows: List[Dict[str, Any]] = []
     for source, path in files.items():
-        for acc in accelerations:
-            block, recons, data_range = [], {}, None
-            for name, net in networks.items():
-                r = reconstruct_file(path, net, acceleration=acc, mask_type=mask_type, seed=seed, device=device)
-                block.append({"source": source, "acceleration": acc, "method": name, **r.metrics["reconstruction"],
-                              "seconds": r.seconds})
-                if agreement_with is not None:  # kept only to compare with the anchor's, once all have run
-                    recons[name] = r.reconstruction
-                    if name == agreement_with and r.reference is not None:
-                        data_range = float(r.reference.max())
-            if agreement_with is not None:
-                for row in block:
-                    row["psnr_agreement"] = None if row["method"] == agreement_with else psnr(
-                        recons[agreement_with], recons[row["method"]], data_range=data_range)
-            rows += block
+        raw = Path(path).suffix.lower() in (".h5", ".hdf5")
+        for acquisition in ("complex",) if raw else acquisitions:
+            extra = {"simulate_phase": True} if acquisition == "phase" else {}
+            for acc in accelerations:
+                block, recons, data_range = [], {}, None
+                for name, net in networks.items():
+                    r = reconstruct_file(path, net, acceleration=acc, mask_type=mask_type, seed=seed, device=device,
+                                         **extra)
+                    block.append({"source": source, "acquisition": acquisition, "acceleration": acc, "method": name,
+                                  **r.metrics["reconstruction"], "seconds": r.seconds})
+                    if agreement_with is not None:  # kept only to compare with the anchor's, once all have run
+                        recons[name] = r.reconstruction
+                        if name == agreement_with and r.reference is not None:
+                            data_range = float(r.reference.max())
+                if agreement_with is not None:
+                    for row in block:
+                        row["psnr_agreement"] = None if row["method"] == agreement_with else psnr(
+                            recons[agreement_with], recons[row["method"]], data_range=data_range)
+                rows += block
     return rows
 
 
 def metrics_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Markdown table of :func:`evaluate_files` rows."""
-    lines = ["| source | accel | method | PSNR (dB) | SSIM | NMSE |", "|---|---|---|---|---|---|"]
+    lines = ["| source | acquisition | accel | method | PSNR (dB) | SSIM | NMSE |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         ssim_text = "n/a" if r.get("ssim") is None else f"{r['ssim']:.4f}"
-        lines.append(f"| {r['source']} | {r['acceleration']:g}x | {r['method']} | {r['psnr']:.2f} | {ssim_text} | {r['nmse']:.5f} |")
+        lines.append(f"| {r['source']} | {r.get('acquisition', 'magnitude')} | {r['acceleration']:g}x | {r['method']} "
+                     f"| {r['psnr']:.2f} | {ssim_text} | {r['nmse']:.5f} |")
     return "\n".join(lines)
 
 
@@ -695,8 +728,9 @@ def metadata_eval_metrics(rows: Sequence[Mapping[str, Any]]) -> Dict[str, float]
     """Flatten :func:`evaluate_files` rows into a bundle metadata ``eval_metrics`` mapping.
 
     Each row gives ``<source>_<acceleration>x_<method>_psnr`` (dB, 3 decimals) and ``..._ssim`` (4 decimals);
-    e.g. ``t1_demo_4x_zero_filled_psnr``. Two rows with the same source, acceleration and method are an error
-    (the second would silently overwrite the first).
+    e.g. ``t1_demo_4x_zero_filled_psnr``; a row of another acquisition than ``"magnitude"`` names it after the
+    source, e.g. ``t1_demo_phase_4x_student_psnr``. Two rows with the same source, acquisition, acceleration and
+    method are an error (the second would silently overwrite the first).
     """
     metrics: Dict[str, float] = {}
     for row in rows:
@@ -704,9 +738,12 @@ def metadata_eval_metrics(rows: Sequence[Mapping[str, Any]]) -> Dict[str, float]
         if missing:
             raise KeyError(f"evaluation row {dict(row)} lacks {missing}; expected rows of evaluate_files().")
         method = str(row["method"]).replace("-", "_").replace(" ", "_")
-        stem = f"{row['source']}_{float(row['acceleration']):g}x_{method}"
+        acquisition = row.get("acquisition", "magnitude")
+        source = row["source"] if acquisition == "magnitude" else f"{row['source']}_{acquisition}"
+        stem = f"{source}_{float(row['acceleration']):g}x_{method}"
         if f"{stem}_psnr" in metrics:
-            raise ValueError(f"two evaluation rows for source {row['source']!r}, {float(row['acceleration']):g}x, "
+            named = f"{row['source']!r}" + ("" if acquisition == "magnitude" else f" ({acquisition})")
+            raise ValueError(f"two evaluation rows for source {named}, {float(row['acceleration']):g}x, "
                              f"method {row['method']!r}.")
         metrics[f"{stem}_psnr"] = round(float(row["psnr"]), 3)
         metrics[f"{stem}_ssim"] = round(float(row["ssim"]), 4)

@@ -5,8 +5,10 @@
     .venv/bin/python scripts/make_sample_data.py
 
 Sources: the MNI ICBM152 2009a T1 template shipped inside the ``nilearn`` wheel, CC0 / public-domain photographs
-shipped inside the ``scikit-image`` wheel, and the ``MR_small.dcm`` test file shipped inside the ``pydicom``
-wheel. The output is deterministic: running the script twice gives identical files.
+shipped inside the ``scikit-image`` wheel, test files shipped inside the ``pydicom`` and ``nibabel`` wheels, and
+raw Siemens k-space of a phantom in the ``twixtools`` source archive (fetched by pip from the package index, the
+one step that needs it; offline the shipped file is kept). The output is deterministic: running the script twice
+gives identical files.
 
 Evaluation hygiene: the 20 demo slices come from a slab of the template (axial indices 96..134) whose voxels
 appear in no training image -- axial training slices lie below the slab, and sagittal / coronal training
@@ -152,6 +154,54 @@ def make_epi_volume() -> Path:
     return path
 
 
+TWIXTOOLS = ("twixtools==0.24", "d9ee05cc9cdf5287d6e331e5aa693b8bd15c33bdb4d4e73e4f2f259aeaedfdaa")  # sdist sha256
+
+
+def make_phantom_kspace() -> Path:
+    """Real complex k-space: twixtools' example Siemens GRE acquisition of a structured phantom (2 receive channels,
+    160 x 160, fully sampled) as a fastMRI single-coil ``.h5``: the channels are phase-aligned by one constant each
+    and summed (a linear combination of k-spaces, as fastMRI emulates single-coil data), read-out along rows,
+    phase encoding along the columns the masks select. The data ship only in twixtools' source archive, which
+    pip fetches from the package index; without it (offline) the file already shipped is kept."""
+    import subprocess
+    import sys
+    import tarfile
+    import tempfile
+
+    import torch
+
+    from monai_chpnet.data.synthetic import write_fastmri_h5
+    from monai_chpnet.kspace import ifft2c
+
+    dest = OUT / "heldout" / "phantom_gre.h5"
+    with tempfile.TemporaryDirectory() as tmp:
+        get = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", tmp, TWIXTOOLS[0]]
+        try:
+            import twixtools
+
+            subprocess.run(get, check=True)
+        except (ImportError, subprocess.CalledProcessError) as err:
+            if not dest.exists():
+                raise FileNotFoundError(f"{dest} is missing and {TWIXTOOLS[0]} is not available ({err}).") from err
+            print(f"{TWIXTOOLS[0]} is not available ({err}): keeping {dest}")
+            return dest
+        archive = next(Path(tmp).glob("twixtools-*.tar.gz"))
+        if sha256(archive) != TWIXTOOLS[1]:
+            raise ValueError(f"{archive.name} has sha256 {sha256(archive)}, expected {TWIXTOOLS[1]}.")
+        with tarfile.open(archive) as tar:
+            tar.extract("twixtools-0.24/example_data/gre.dat", tmp, filter="data")
+        image = twixtools.map_twix(str(Path(tmp) / "twixtools-0.24/example_data/gre.dat"), verbose=False)[-1]["image"]
+        image.flags["remove_os"] = True
+        image.flags["squeeze_singletons"] = True
+        kspace = np.asarray(image[:]).transpose(1, 2, 0)  # (Lin, Cha, Col) -> (Cha, Col, Lin); read while the file exists
+    coils = ifft2c(torch.from_numpy(np.ascontiguousarray(kspace))).numpy()
+    align = np.exp(-1j * np.angle((np.conj(coils[0]) * coils).sum(axis=(-2, -1))))
+    combined = (align[:, None, None] * coils).sum(0)
+    combined = combined / np.abs(combined).max()  # unit maximum: the scanner's arbitrary units carry no meaning
+    return write_fastmri_h5(dest, combined[None].astype(np.complex64), kspace_shape=None, recon_size=combined.shape,
+                            acquisition="GRE_PHANTOM", patient_id="twixtools_example_gre")
+
+
 def write_readme(files: dict, template_sha: str, dicom_sha: str) -> None:
     kib = {group: f"{sum(p.stat().st_size for p in paths) / 1024:.0f} KiB" for group, paths in files.items()}
     total = sum(p.stat().st_size for paths in files.values() for p in paths)
@@ -173,7 +223,11 @@ Total {total / 2**20:.2f} MiB. Load it through `monai_chpnet.data.sample`.
   * `MR_small.dcm` -- a brain MR slice, 64 x 64 int16, 0.3125 mm pixels;
   * `abdomen_mr.dcm` -- an axial abdominal MR slice (Siemens, liver lesion), 300 x 484 uint16, 0.72 mm pixels;
   * `epi_brain.nii.gz` -- 12 axial slices of a T2*-weighted gradient-echo EPI (fMRI) brain volume,
-    96 x 128 pixels, 2 x 2 x 2.2 mm (first time point, slices 6..17 of nibabel's `example4d.nii.gz`).
+    96 x 128 pixels, 2 x 2 x 2.2 mm (first time point, slices 6..17 of nibabel's `example4d.nii.gz`);
+  * `phantom_gre.h5` -- **raw complex k-space**: one 160 x 160 gradient-echo slice of a structured phantom
+    (Siemens Skyra 2.89 T, TE 3 ms, 200 mm field of view, 2 receive channels combined into one), in fastMRI's
+    single-coil layout: the only real phase-bearing acquisition here (its phase is the scanner's own, smooth
+    with a range of about 3 rad inside the phantom); the masks undersample its phase-encoding lines.
 
 ## Training data
 
@@ -217,6 +271,9 @@ Total {total / 2**20:.2f} MiB. Load it through `monai_chpnet.data.sample`.
   cropped Pixel Data and Overlay Data", originally from GDCM's test data (BSD-3-Clause).
 * **epi_brain.nii.gz**, derived from nibabel's test file `nibabel/tests/data/example4d.nii.gz` (nibabel is
   MIT-licensed): first volume, slices 6..17, written with SimpleITK keeping the geometry.
+* **phantom_gre.h5**, from `example_data/gre.dat` in the source archive of twixtools 0.24 (PyPI, sha256
+  `{TWIXTOOLS[1]}`; MIT licence, copyright (c) 2021 Philipp Ehses), read with twixtools (read-out
+  oversampling removed), channels phase-aligned and summed, scaled to a maximum of 1.
 * **Photographs** from the scikit-image wheel (`skimage/data/`; licences as stated in their docstrings):
 {photos}
 * **Unlabelled pictures** from the scikit-image wheel (licences as stated in their docstrings):
@@ -253,6 +310,7 @@ def main() -> None:
         Path(shutil.copyfile(dicom, OUT / "heldout" / "MR_small.dcm")),
         copy_pydicom_file("examples_overlay.dcm", OUT / "heldout" / "abdomen_mr.dcm"),
         make_epi_volume(),
+        make_phantom_kspace(),
     ]
     write_readme(files, sha256(TEMPLATE), sha256(dicom))
     for group, paths in files.items():

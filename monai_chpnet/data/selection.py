@@ -23,7 +23,7 @@ fully-sampled ``kspace``) is deleted, so only what an undersampled acquisition g
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 from torch.utils.data import Dataset
 
@@ -32,7 +32,14 @@ from monai_chpnet.data.folders import BrainTumorMRIDataset, ImageFileDataset, Mi
 from monai_chpnet.data.sample import SAMPLE_DIR, sample_training_files, sample_unlabelled_files
 from monai_chpnet.keys import ReconKeys
 
-__all__ = ["DATASET_KINDS", "UNLABELLED_KINDS", "training_dataset", "unlabelled_dataset", "drop_reference"]
+__all__ = [
+    "DATASET_KINDS",
+    "UNLABELLED_KINDS",
+    "training_dataset",
+    "validation_dataset",
+    "unlabelled_dataset",
+    "drop_reference",
+]
 
 DATASET_KINDS = ("sample", "fastmri", "brain_tumor", "natural")
 UNLABELLED_KINDS = ("sample", "fastmri", "fastmri_acquired", "natural")
@@ -75,6 +82,26 @@ def training_dataset(
         return BrainTumorMRIDataset(root, split="Testing" if val else "Training", transform=image_transform)
     files = sorted(NaturalImageDataset(root).files)
     return ImageFileDataset(_every(files, 10, val), root=root, transform=image_transform)
+
+
+def validation_dataset(
+    kind: str = "sample",
+    root: Optional[Union[str, Path]] = None,
+    image_transforms: Sequence[Callable] = (),
+    kspace_transform: Optional[Callable] = None,
+) -> Dataset:
+    """The validation split of ``kind`` once per entry of ``image_transforms`` for image kinds (e.g. magnitude and
+    phase-bearing acquisitions at 4x and 8x, so the best checkpoint is chosen on all of them); fastMRI's split once,
+    through ``kspace_transform`` (its k-space already carries its phase).
+
+    Raises:
+        ValueError: as :func:`training_dataset`, or no ``image_transforms`` for an image kind.
+    """
+    if kind == "fastmri":
+        return training_dataset(kind, "val", root, kspace_transform=kspace_transform)
+    if not image_transforms:
+        raise ValueError(f"validation of dataset kind {kind!r} needs at least one image transform.")
+    return _concat(*[training_dataset(kind, "val", root, image_transform=t) for t in image_transforms])
 
 
 def _concat(*datasets: Dataset) -> Dataset:

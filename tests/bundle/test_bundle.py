@@ -67,13 +67,18 @@ def test_evaluate_config_writes_metrics_and_updates_metadata_on_request(tmp_path
     rc, log = bundle("run", *common, "--update_metadata", "false")  # a command-line string, not a bool
     assert rc == 0, log[-2000:]
     rows = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    assert [(r["source"], r["method"]) for r in rows] == [("phantom", "zero-filled")] and rows[0]["psnr"] > 0
+    # every image source is evaluated as it is and as a phase-bearing acquisition
+    assert [(r["source"], r["acquisition"], r["method"]) for r in rows] == [
+        ("phantom", "magnitude", "zero-filled"), ("phantom", "phase", "zero-filled")]
+    assert rows[0]["psnr"] > 0 and rows[1]["psnr"] > 0 and rows[0]["psnr"] != rows[1]["psnr"]
     assert meta_file.read_text() == (CONFIGS / "metadata.json").read_text()  # not asked: untouched
     rc, log = bundle("run", *common, "--update_metadata", "true")
     assert rc == 0 and "eval_metrics written to" in log, log[-2000:]
     meta = json.loads(meta_file.read_text())
     assert meta["eval_metrics"] == {"phantom_4x_zero_filled_psnr": round(rows[0]["psnr"], 3),
-                                    "phantom_4x_zero_filled_ssim": round(rows[0]["ssim"], 4)}
+                                    "phantom_4x_zero_filled_ssim": round(rows[0]["ssim"], 4),
+                                    "phantom_phase_4x_zero_filled_psnr": round(rows[1]["psnr"], 3),
+                                    "phantom_phase_4x_zero_filled_ssim": round(rows[1]["ssim"], 4)}
     assert meta["version"] == json.loads((CONFIGS / "metadata.json").read_text())["version"]
 
 

@@ -40,7 +40,8 @@ def test_demo_volume_shape_and_geometry():
 
 def test_heldout_sources_are_real_mr_of_other_anatomies_and_contrasts():
     files = heldout_evaluation_files()
-    assert set(files) == {"t1_demo", "mr_small", "abdomen_mr", "epi_brain"} and files["t1_demo"] == sample_volume_path()
+    assert set(files) == {"t1_demo", "mr_small", "abdomen_mr", "epi_brain", "phantom_gre"}
+    assert files["t1_demo"] == sample_volume_path()
     expected = {  # (slices, H, W), in-plane spacing (mm)
         "mr_small": ((1, 64, 64), (0.3125, 0.3125)),
         "abdomen_mr": ((1, 300, 484), (0.7231, 0.7231)),
@@ -50,6 +51,26 @@ def test_heldout_sources_are_real_mr_of_other_anatomies_and_contrasts():
         image, geometry = read_volume(files[name])
         assert image.shape == shape and geometry.spacing[:2] == pytest.approx(spacing, abs=1e-4), name
         assert image.min() >= 0 and image.max() > 100 and (image > 0.1 * image.max()).mean() > 0.1, name
+
+
+def test_heldout_raw_kspace_carries_the_scanners_phase():
+    """phantom_gre.h5: one fully-sampled 160 x 160 single-coil slice whose image is complex, with a smooth phase."""
+    import h5py
+    import torch
+
+    from monai_chpnet.kspace import ifft2c
+
+    with h5py.File(heldout_evaluation_files()["phantom_gre"], "r") as f:
+        kspace, target = f["kspace"][()], f["reconstruction_esc"][()]
+    assert kspace.shape == (1, 160, 160) and kspace.dtype == np.complex64 and target.shape == (1, 160, 160)
+    image = ifft2c(torch.from_numpy(kspace))[0].numpy()
+    assert np.allclose(np.abs(image), target[0], atol=1e-6) and target.max() == pytest.approx(1.0)
+    inside = target[0] > 0.3
+    assert 0.3 < inside.mean() < 0.8
+    assert np.abs(image.imag[inside]).mean() > 0.2 * np.abs(image[inside]).mean()  # not a real image
+    # smooth: neighbouring pixels inside the object differ in phase by little (median of the wrapped steps)
+    steps = np.abs(np.angle(image[:, 1:] * np.conj(image[:, :-1])))[inside[:, 1:] & inside[:, :-1]]
+    assert np.median(steps) < 0.15
 
 
 def test_training_files_and_mix():

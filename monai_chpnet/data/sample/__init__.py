@@ -5,8 +5,8 @@ Training and evaluation sources are kept apart:
 * :func:`sample_training_files` / :func:`sample_training_dataset`: MNI T1 template slices (axial, sagittal,
   coronal; below the demo slab) and scikit-image photographs as luma -- the only files meant for training;
 * :func:`heldout_evaluation_files`: the demo volume (:func:`sample_volume_path`, 20 axial slices whose voxels
-  appear in no training image) and three real MR sources from other scanners (a brain and an abdominal DICOM
-  slice, an EPI brain volume) -- never train on these;
+  appear in no training image), three real MR sources from other scanners (a brain and an abdominal DICOM
+  slice, an EPI brain volume) and raw complex k-space of a phantom -- never train on these;
 * :func:`sample_unlabelled_files`: pictures in neither split, for distillation on inputs without a reference
   (their truth is never read).
 
@@ -39,17 +39,20 @@ def sample_volume_path() -> Path:
 
 
 def heldout_evaluation_files() -> Dict[str, Path]:
-    """Evaluation-only sources, never trained on: ``"t1_demo"`` (the demo volume, in-distribution) and three real
+    """Evaluation-only sources, never trained on: ``"t1_demo"`` (the demo volume, in-distribution), three real
     MR sources from other scanners, subjects, anatomies and contrasts (out-of-distribution):
     ``"mr_small"`` (a 64 x 64 brain DICOM slice, pydicom's ``MR_small.dcm`` from NEMA's WG04 set),
     ``"abdomen_mr"`` (a 300 x 484 Siemens abdominal DICOM slice) and ``"epi_brain"`` (12 slices of a 128 x 96
-    T2*-weighted EPI brain volume). :func:`~monai_chpnet.data.read_volume` reads each as ``(slices, H, W)``."""
+    T2*-weighted EPI brain volume), which :func:`~monai_chpnet.data.read_volume` reads as ``(slices, H, W)``
+    magnitude volumes, and ``"phantom_gre"``: raw complex k-space of a phantom (one 160 x 160 Siemens gradient-echo
+    slice, fastMRI single-coil ``.h5``), the one real acquisition with the scanner's own phase."""
     held = SAMPLE_DIR / "heldout"
     return {
         "t1_demo": sample_volume_path(),
         "mr_small": held / "MR_small.dcm",
         "abdomen_mr": held / "abdomen_mr.dcm",
         "epi_brain": held / "epi_brain.nii.gz",
+        "phantom_gre": held / "phantom_gre.h5",
     }
 
 
