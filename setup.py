@@ -31,6 +31,7 @@ EXTRAS = {
         "jsonschema>=4",
         "tensorboard>=2.12",
         "tqdm>=4.60",
+        "ruff==0.17.6",  # the repository's formatter (ruff.toml); tests/test_formatting.py checks it
     ],
     # MONAI Label is not an extra: pip cannot install monailabel without its declared deps (sam2, torchvision,
     # a CUDA torch); scripts/setup.sh installs its minimal set from requirements-monailabel*.txt

@@ -69,13 +69,22 @@ def slug(name: str) -> str:
 
 def bundle_command(config: str, ckpt_dir: Path, overrides: Dict[str, object]) -> List[str]:
     cmd = [
-        sys.executable, "-m", "monai.bundle", "run",
-        "--config_file", str(BUNDLE / "configs" / config),
-        "--meta_file", str(BUNDLE / "configs" / "metadata.json"),
-        "--logging_file", str(BUNDLE / "configs" / "logging.conf"),
-        "--bundle_root", str(BUNDLE),
-        "--ckpt_dir", str(ckpt_dir),
-        "--output_dir", str(ckpt_dir / "run"),
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        str(BUNDLE / "configs" / config),
+        "--meta_file",
+        str(BUNDLE / "configs" / "metadata.json"),
+        "--logging_file",
+        str(BUNDLE / "configs" / "logging.conf"),
+        "--bundle_root",
+        str(BUNDLE),
+        "--ckpt_dir",
+        str(ckpt_dir),
+        "--output_dir",
+        str(ckpt_dir / "run"),
     ]
     for key, value in overrides.items():
         cmd += [f"--{key}", json.dumps(value) if isinstance(value, dict) else str(value)]
@@ -95,12 +104,14 @@ def command_text(cmd: Sequence[str]) -> str:
 def same_run(done: str, wanted: str) -> bool:
     """Whether the recorded training command ``done`` trained what ``wanted`` would: the same command, where a
     student trained without distillation (``--kd none``) does not depend on the teacher it was pointed at."""
+
     def key(command: str) -> List[str]:
         words = command.split()
         if "--kd" in words and words[words.index("--kd") + 1] == "none" and "--teacher_weights" in words:
             i = words.index("--teacher_weights")
-            del words[i:i + 2]
+            del words[i : i + 2]
         return words
+
     return key(done) == key(wanted)
 
 
@@ -128,8 +139,10 @@ def train(
         done = json.loads((ckpt_dir / "train_record.json").read_text())
         # the same folder trained by another command (another teacher, budget or seed) is not this run
         if not same_run(done.get("command", record["command"]), record["command"]):
-            raise RuntimeError(f"{name}: {ckpt_dir} was trained by another command:\n  {done['command']}\n"
-                               f"not\n  {record['command']}\n--retrain to replace it, or --out another folder")
+            raise RuntimeError(
+                f"{name}: {ckpt_dir} was trained by another command:\n  {done['command']}\n"
+                f"not\n  {record['command']}\n--retrain to replace it, or --out another folder"
+            )
         print(f"[ablation] {name}: trained, not retrained")
         return {**record, **done}
     if retrain:
@@ -150,17 +163,32 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=600, help="training iterations of every student arm")
     parser.add_argument("--teacher-iterations", type=int, default=1200, help="teacher pre-training, lr 5e-4")
-    parser.add_argument("--teacher-continue-iterations", type=int, nargs="+", default=[2400],
-                        help="further teacher cycles, each from the previous one's weights, lr 2.5e-4 (0: none)")
+    parser.add_argument(
+        "--teacher-continue-iterations",
+        type=int,
+        nargs="+",
+        default=[2400],
+        help="further teacher cycles, each from the previous one's weights, lr 2.5e-4 (0: none)",
+    )
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--jobs", type=int, default=2, help="arms trained at once (one CPU thread each)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
-                        help="training seeds of every student arm (the teacher is trained once, seed 0); the table "
-                             "reports the mean over seeds and their standard deviation")
-    parser.add_argument("--seed-arms", nargs="+", default=None, metavar="ARM",
-                        help="train only these arms (names as in the table, e.g. 'student alone') with the seeds "
-                             "other than 0; default: every student arm")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="training seeds of every student arm (the teacher is trained once, seed 0); the table "
+        "reports the mean over seeds and their standard deviation",
+    )
+    parser.add_argument(
+        "--seed-arms",
+        nargs="+",
+        default=None,
+        metavar="ARM",
+        help="train only these arms (names as in the table, e.g. 'student alone') with the seeds "
+        "other than 0; default: every student arm",
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="results folder")
     parser.add_argument("--retrain", action="store_true")
     args = parser.parse_args(argv)
@@ -183,26 +211,69 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     epoch_length = 50
-    common = {"patch_size": args.patch_size, "batch_size": args.batch_size, "num_workers": 1, "epoch_length": epoch_length}
-    teacher_job = ("teacher", "train_teacher.json", "teacher.pt",
-                   {**common, "teacher_preset": "small", "max_epochs": max(args.teacher_iterations // epoch_length, 1),
-                    "val_interval": 4, "learning_rate": 0.0005})
+    common = {
+        "patch_size": args.patch_size,
+        "batch_size": args.batch_size,
+        "num_workers": 1,
+        "epoch_length": epoch_length,
+    }
+    teacher_job = (
+        "teacher",
+        "train_teacher.json",
+        "teacher.pt",
+        {
+            **common,
+            "teacher_preset": "small",
+            "max_epochs": max(args.teacher_iterations // epoch_length, 1),
+            "val_interval": 4,
+            "learning_rate": 0.0005,
+        },
+    )
     cycles = [n for n in args.teacher_continue_iterations if n > 0]
     cycle_names = ["teacher"] + [f"teacher, continued{'' if i == 0 else f' {i + 1}'}" for i in range(len(cycles))]
-    continue_jobs = [(name, "train_teacher.json", "teacher.pt",
-                      {**common, "teacher_preset": "small", "val_interval": 4, "learning_rate": 0.00025,
-                       "max_epochs": max(n // epoch_length, 1), "init_weights": str(out / slug(previous) / "teacher.pt")})
-                     for n, name, previous in zip(cycles, cycle_names[1:], cycle_names)]
+    continue_jobs = [
+        (
+            name,
+            "train_teacher.json",
+            "teacher.pt",
+            {
+                **common,
+                "teacher_preset": "small",
+                "val_interval": 4,
+                "learning_rate": 0.00025,
+                "max_epochs": max(n // epoch_length, 1),
+                "init_weights": str(out / slug(previous) / "teacher.pt"),
+            },
+        )
+        for n, name, previous in zip(cycles, cycle_names[1:], cycle_names)
+    ]
     final_teacher = slug(cycle_names[-1])
-    student_common = {**common, "max_epochs": max(args.iterations // epoch_length, 1), "val_interval": 2,
-                      "teacher_weights": str(out / final_teacher / "teacher.pt")}
+    student_common = {
+        **common,
+        "max_epochs": max(args.iterations // epoch_length, 1),
+        "val_interval": 2,
+        "teacher_weights": str(out / final_teacher / "teacher.pt"),
+    }
     unet_def = {"_target_": "monai_chpnet.networks.FastMRIUNet", "in_channels": 2}
-    unet_job = ("fastMRI U-Net", "train_teacher.json", "teacher.pt",
-                {**common, "max_epochs": student_common["max_epochs"], "val_interval": 2, "learning_rate": 0.001,
-                 "network_def": unet_def})
+    unet_job = (
+        "fastMRI U-Net",
+        "train_teacher.json",
+        "teacher.pt",
+        {
+            **common,
+            "max_epochs": student_common["max_epochs"],
+            "val_interval": 2,
+            "learning_rate": 0.001,
+            "network_def": unet_def,
+        },
+    )
+
     def arm_jobs(kd_free: bool) -> List[tuple]:
-        return [(seeded(name, seed), "train_student.json", "model.pt", {**student_common, **ARMS[name], "seed": seed})
-                for seed, name in runs if (ARMS[name].get("kd") == "none") == kd_free]
+        return [
+            (seeded(name, seed), "train_student.json", "model.pt", {**student_common, **ARMS[name], "seed": seed})
+            for seed, name in runs
+            if (ARMS[name].get("kd") == "none") == kd_free
+        ]
 
     kd_free, kd_jobs = arm_jobs(True), arm_jobs(False)
     run = lambda j: train(j[0], j[1], j[2], j[3], args.retrain, out)  # noqa: E731
@@ -232,8 +303,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for rec in records:
         networks[rec["name"]] = load_network(rec["weights"], network=builders[rec["name"]]())
     files = {k: str(v) for k, v in heldout_evaluation_files().items()}
-    rows = evaluate_files(files, networks, accelerations=(4.0, 8.0), agreement_with="teacher",
-                          acquisitions=("magnitude", "phase"))
+    rows = evaluate_files(
+        files, networks, accelerations=(4.0, 8.0), agreement_with="teacher", acquisitions=("magnitude", "phase")
+    )
 
     x = torch.randn(1, 2, 320, 320)
     cost = {"zero-filled": {"params": 0, "gmacs": 0.0, "ms_per_slice": 0.0}}
@@ -247,8 +319,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                 t = time.perf_counter()
                 net(x)
                 times.append((time.perf_counter() - t) * 1000)
-        cost[name] = {"params": count_parameters(net), "gmacs": count_macs(builders[name], (320, 320)) / 1e9,
-                      "ms_per_slice": float(np.median(times))}
+        cost[name] = {
+            "params": count_parameters(net),
+            "gmacs": count_macs(builders[name], (320, 320)) / 1e9,
+            "ms_per_slice": float(np.median(times)),
+        }
     for r in rows:
         r.update(cost[arm_of(r["method"])])
 
@@ -259,49 +334,77 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     methods = [name for name in networks if arm_of(name) == name]  # one table row per arm
     for acquisition, acc in ((a, acc) for a in ("magnitude", "phase") for acc in (4.0, 8.0)):
         for name in methods:
-            sel = [r for r in rows if arm_of(r["method"]) == name and r["acceleration"] == acc
-                   and (r["acquisition"] == "magnitude") == (acquisition == "magnitude")]
+            sel = [
+                r
+                for r in rows
+                if arm_of(r["method"]) == name
+                and r["acceleration"] == acc
+                and (r["acquisition"] == "magnitude") == (acquisition == "magnitude")
+            ]
             ssims = [r["ssim"] for r in sel if r["ssim"] is not None]
             ood = [r["psnr"] for r in sel if r["source"] != "t1_demo"]
             # the mean over sources of each seed's network, then mean and spread over seeds
-            per_seed = [float(np.mean([r["psnr"] for r in sel if r["method"] == m]))
-                        for m in dict.fromkeys(r["method"] for r in sel)]
+            per_seed = [
+                float(np.mean([r["psnr"] for r in sel if r["method"] == m]))
+                for m in dict.fromkeys(r["method"] for r in sel)
+            ]
             agreement = [r["psnr_agreement"] for r in sel if r.get("psnr_agreement") is not None]
-            summary.append({"method": name, "acceleration": acc, "acquisition": acquisition,
-                            "psnr": float(np.mean(per_seed)),
-                            "psnr_to_teacher": float(np.mean(agreement)) if agreement else None,
-                            "psnr_seeds": per_seed, "psnr_sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
-                            "psnr_ood": float(np.mean(ood)),
-                            "ssim": float(np.mean(ssims)) if ssims else None,
-                            "nmse": float(np.mean([r["nmse"] for r in sel])), **cost[name]})
+            summary.append(
+                {
+                    "method": name,
+                    "acceleration": acc,
+                    "acquisition": acquisition,
+                    "psnr": float(np.mean(per_seed)),
+                    "psnr_to_teacher": float(np.mean(agreement)) if agreement else None,
+                    "psnr_seeds": per_seed,
+                    "psnr_sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
+                    "psnr_ood": float(np.mean(ood)),
+                    "ssim": float(np.mean(ssims)) if ssims else None,
+                    "nmse": float(np.mean([r["nmse"] for r in sel])),
+                    **cost[name],
+                }
+            )
     lines = [
         f"Ablation on the shipped sample data: students {args.iterations} iterations, teacher {args.teacher_iterations}"
-        + "".join(f" + {n} (cycle {i + 2})" for i, n in enumerate(cycles)) + ", "
+        + "".join(f" + {n} (cycle {i + 2})" for i, n in enumerate(cycles))
+        + ", "
         f"batch {args.batch_size} of {args.patch_size}x{args.patch_size} patches, random 4x/8x masks; mean over the held-out "
         "sources (demo T1 slab + three out-of-distribution MR sources; 'OOD PSNR' is the mean over the latter; 'PSNR to "
         "teacher': against the teacher's reconstruction instead of the truth, how closely a method reproduces it); "
-        + (f"student arms: mean over training seeds {args.seeds}"
-           + ("" if args.seed_arms is None else f" (seed 0 only for {[a for a in ARMS if a not in seed_arms]})")
-           + " ('sd': standard deviation of the seeds' PSNR); " if len(args.seeds) > 1 else "")
+        + (
+            f"student arms: mean over training seeds {args.seeds}"
+            + ("" if args.seed_arms is None else f" (seed 0 only for {[a for a in ARMS if a not in seed_arms]})")
+            + " ('sd': standard deviation of the seeds' PSNR); "
+            if len(args.seeds) > 1
+            else ""
+        )
         + "cost at 320x320, 2 threads.",
         "",
-        "| method | acquisition | accel | PSNR (dB) |" + (" sd (dB) |" if len(args.seeds) > 1 else "")
+        "| method | acquisition | accel | PSNR (dB) |"
+        + (" sd (dB) |" if len(args.seeds) > 1 else "")
         + " OOD PSNR (dB) | SSIM | NMSE | PSNR to teacher (dB) | params | GMACs | ms/slice |",
         "|---|---|---|---|" + ("---|" if len(args.seeds) > 1 else "") + "---|---|---|---|---|---|---|",
     ]
     for s in summary:
         ssim_text = "n/a" if s["ssim"] is None else f"{s['ssim']:.4f}"
-        sd_text = ("" if len(args.seeds) == 1 else " n/a |" if s["psnr_sd"] is None else f" {s['psnr_sd']:.2f} |")
+        sd_text = "" if len(args.seeds) == 1 else " n/a |" if s["psnr_sd"] is None else f" {s['psnr_sd']:.2f} |"
         agree_text = "–" if s["psnr_to_teacher"] is None else f"{s['psnr_to_teacher']:.2f}"
-        lines.append(f"| {s['method']} | {s['acquisition']} | {s['acceleration']:g}x | {s['psnr']:.2f} |{sd_text} "
-                     f"{s['psnr_ood']:.2f} | {ssim_text} | "
-                     f"{s['nmse']:.5f} | {agree_text} | {s['params'] / 1e6:.3f} M | {s['gmacs']:.2f} | {s['ms_per_slice']:.1f} |")
+        lines.append(
+            f"| {s['method']} | {s['acquisition']} | {s['acceleration']:g}x | {s['psnr']:.2f} |{sd_text} "
+            f"{s['psnr_ood']:.2f} | {ssim_text} | "
+            f"{s['nmse']:.5f} | {agree_text} | {s['params'] / 1e6:.3f} M | {s['gmacs']:.2f} | {s['ms_per_slice']:.1f} |"
+        )
     lines += ["", "Per source:", ""]
-    lines += ["| source | acquisition | accel | method | PSNR (dB) | SSIM | NMSE | PSNR to teacher (dB) |",
-              "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['source']} | {r['acquisition']} | {r['acceleration']:g}x | {r['method']} | {r['psnr']:.2f} | "
-              f"{'n/a' if r['ssim'] is None else format(r['ssim'], '.4f')} | {r['nmse']:.5f} | "
-              f"{'–' if r.get('psnr_agreement') is None else format(r['psnr_agreement'], '.2f')} |" for r in rows]
+    lines += [
+        "| source | acquisition | accel | method | PSNR (dB) | SSIM | NMSE | PSNR to teacher (dB) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['source']} | {r['acquisition']} | {r['acceleration']:g}x | {r['method']} | {r['psnr']:.2f} | "
+        f"{'n/a' if r['ssim'] is None else format(r['ssim'], '.4f')} | {r['nmse']:.5f} | "
+        f"{'–' if r.get('psnr_agreement') is None else format(r['psnr_agreement'], '.2f')} |"
+        for r in rows
+    ]
     table = "\n".join(lines)
     print(table)
 
@@ -321,9 +424,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         grid = [[to_uint8(rec, vmax), to_uint8(err, vmax)] for rec, err in panels] + [[to_uint8(ref, vmax)]]
         save_png_grid(grid, out / figure)
 
-    report = {"settings": {**vars(args), "out": str(args.out)}, "methods": methods, "summary": summary, "rows": rows,
-              "training": teacher_records + records[1:],
-              "figure_rows": methods + ["reference"]}
+    report = {
+        "settings": {**vars(args), "out": str(args.out)},
+        "methods": methods,
+        "summary": summary,
+        "rows": rows,
+        "training": teacher_records + records[1:],
+        "figure_rows": methods + ["reference"],
+    }
     tmp = out / ".ablation.json.tmp"
     tmp.write_text(json.dumps(report, indent=2))
     os.replace(tmp, out / "ablation.json")

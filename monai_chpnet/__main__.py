@@ -42,9 +42,18 @@ def _reconstruct(args: argparse.Namespace) -> int:
     if network is None:
         print("no --weights given: writing the zero-filled reconstruction (the baseline)")
     result = reconstruct_file(
-        args.input, network, acceleration=args.acceleration, undersampled=args.undersampled,
-        slice_axis=args.slice_axis, center_fraction=args.center_fraction, mask_type=args.mask, seed=args.seed,
-        device=args.device, batch_size=args.batch_size, progress=_progress, series_id=args.series_id,
+        args.input,
+        network,
+        acceleration=args.acceleration,
+        undersampled=args.undersampled,
+        slice_axis=args.slice_axis,
+        center_fraction=args.center_fraction,
+        mask_type=args.mask,
+        seed=args.seed,
+        device=args.device,
+        batch_size=args.batch_size,
+        progress=_progress,
+        series_id=args.series_id,
     )
     paths = write_outputs(result, args.output_dir)
     print(result.summary())
@@ -69,23 +78,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--weights", help="student weights (.pt state dict or training checkpoint); omit for zero-filled")
+        p.add_argument(
+            "--weights", help="student weights (.pt state dict or training checkpoint); omit for zero-filled"
+        )
         p.add_argument("--preset", default="small", help="student preset the weights belong to (default: small)")
         p.add_argument("--acceleration", type=float, default=4.0, help="simulated undersampling factor (default 4)")
-        p.add_argument("--center-fraction", type=float, default=None,
-                       help="fully sampled centre fraction (default: 0.32 / acceleration, fastMRI's 4x:0.08, 8x:0.04)")
+        p.add_argument(
+            "--center-fraction",
+            type=float,
+            default=None,
+            help="fully sampled centre fraction (default: 0.32 / acceleration, fastMRI's 4x:0.08, 8x:0.04)",
+        )
         p.add_argument("--mask", choices=("random", "equispaced"), default="random", help="column mask type")
         p.add_argument("--seed", type=int, default=0, help="mask seed (one mask per volume)")
-        p.add_argument("--undersampled", action="store_true",
-                       help="the input is already undersampled: a .h5's k-space is taken as acquired; an image volume is "
-                            "the zero-filled magnitude of an acquisition with the --acceleration/--mask/--seed mask")
+        p.add_argument(
+            "--undersampled",
+            action="store_true",
+            help="the input is already undersampled: a .h5's k-space is taken as acquired; an image volume is "
+            "the zero-filled magnitude of an acquisition with the --acceleration/--mask/--seed mask",
+        )
         p.add_argument("--slice-axis", type=int, default=0, choices=(0, 1, 2), help="array axis to slice along")
         p.add_argument("--output-dir", default="outputs", help="where NIfTI, figure and metrics go (default ./outputs)")
         p.add_argument("--device", default="cpu", help="torch device (default cpu)")
         p.add_argument("--batch-size", type=_int_at_least(1), default=4, help="slices per forward pass")
         p.add_argument("--threads", type=_int_at_least(0), default=0, help="torch CPU threads (0: torch's default)")
-        p.add_argument("--series-id", default=None,
-                       help="DICOM SeriesInstanceUID to read when the input folder holds several series")
+        p.add_argument(
+            "--series-id",
+            default=None,
+            help="DICOM SeriesInstanceUID to read when the input folder holds several series",
+        )
 
     rec = sub.add_parser("reconstruct", help="reconstruct a NIfTI/NRRD/MHA/DICOM volume or a fastMRI single-coil .h5")
     rec.add_argument("input", help="image volume file, DICOM series folder, or fastMRI .h5")

@@ -104,7 +104,9 @@ class ReconstructionResult:
 
     def summary(self) -> str:
         """One line per method: PSNR / SSIM / NMSE (or just the timing without a reference)."""
-        lines = [f"{self.source}: {self.reconstruction.shape[0]} slices, {self.acceleration:.2f}x, {self.seconds:.1f} s"]
+        lines = [
+            f"{self.source}: {self.reconstruction.shape[0]} slices, {self.acceleration:.2f}x, {self.seconds:.1f} s"
+        ]
         for name, m in self.metrics.items():
             ssim_text = "n/a" if m["ssim"] is None else f"{m['ssim']:.4f}"
             lines.append(f"  {name:<15} PSNR {m['psnr']:6.2f} dB   SSIM {ssim_text}   NMSE {m['nmse']:.5f}")
@@ -218,8 +220,9 @@ def simulation_transform(
     ``"mask_seed"`` entry and, with ``simulate_phase``, one smooth phase for every slice sharing a ``"phase_seed"``
     entry (a phase-bearing acquisition, as a scanner's raw data would be)."""
     cf = _center_fraction(acceleration, center_fraction)
-    return eval_transforms(acceleration, cf, mask_type, seed_key="mask_seed",
-                           phase_seed_key="phase_seed" if simulate_phase else None)
+    return eval_transforms(
+        acceleration, cf, mask_type, seed_key="mask_seed", phase_seed_key="phase_seed" if simulate_phase else None
+    )
 
 
 def kspace_transform(
@@ -327,7 +330,9 @@ def reconstruct_samples(
     return {k: np.concatenate(v).astype(np.float32) for k, v in outs.items() if v}
 
 
-def reference_metrics(reference: np.ndarray, results: Mapping[str, np.ndarray]) -> Dict[str, Dict[str, Optional[float]]]:
+def reference_metrics(
+    reference: np.ndarray, results: Mapping[str, np.ndarray]
+) -> Dict[str, Dict[str, Optional[float]]]:
     """fastMRI PSNR / SSIM / NMSE of each ``(slices, H, W)`` result against the reference volume (its maximum is
     the data range; SSIM is ``None`` for slices smaller than its 7 x 7 window)."""
     small = min(reference.shape[-2:]) < 7
@@ -344,9 +349,12 @@ def _as_acquired(image: torch.Tensor, mask: torch.Tensor) -> Dict[str, Any]:
     scale = float(image.std()) + 1e-11
     x = image / scale
     return {
-        ReconKeys.IMAGE: torch.cat([x, torch.zeros_like(x)]), ReconKeys.ZERO_FILLED: x,
-        ReconKeys.KSPACE_MASKED: fft2c(torch.complex(x, torch.zeros_like(x))) * mask, ReconKeys.MASK: mask,
-        ReconKeys.MEAN: 0.0, ReconKeys.STD: scale,
+        ReconKeys.IMAGE: torch.cat([x, torch.zeros_like(x)]),
+        ReconKeys.ZERO_FILLED: x,
+        ReconKeys.KSPACE_MASKED: fft2c(torch.complex(x, torch.zeros_like(x))) * mask,
+        ReconKeys.MASK: mask,
+        ReconKeys.MEAN: 0.0,
+        ReconKeys.STD: scale,
     }
 
 
@@ -400,8 +408,10 @@ def reconstruct_volume(
             "not match it; give the acquired magnitude image."
         )
     if low < 0:  # interpolation / bias-correction undershoot of a magnitude image: clipped, said
-        logger.warning(f"volume {source}: negative values down to {low:.4g} (within {NEGATIVE_TOLERANCE:.0%} of the "
-                       "maximum) are set to 0; a magnitude image has none.")
+        logger.warning(
+            f"volume {source}: negative values down to {low:.4g} (within {NEGATIVE_TOLERANCE:.0%} of the "
+            "maximum) are set to 0; a magnitude image has none."
+        )
         vol = np.clip(vol, 0, None)
     start = time.perf_counter()
     # blank slices (outside the body, padding) have no k-space to reconstruct: they stay zero
@@ -414,12 +424,20 @@ def reconstruct_volume(
             "reconstructed; give the acceleration to simulate, or the acquisition's with undersampled=True."
         )
     if simulate_phase and undersampled:
-        raise ValueError(f"volume {source}: simulate_phase needs a fully-sampled volume to simulate from, not an "
-                         "undersampled one (undersampled=True).")
+        raise ValueError(
+            f"volume {source}: simulate_phase needs a fully-sampled volume to simulate from, not an "
+            "undersampled one (undersampled=True)."
+        )
     transform = simulation_transform(acceleration, center_fraction, mask_type, simulate_phase)
     phase_seed = seed_from_name(Path(source).name or "volume") + (int(seed),)
-    slices = [{ReconKeys.TARGET: torch.as_tensor(vol[k][None], dtype=torch.float32), "mask_seed": int(seed),
-               "phase_seed": phase_seed} for k in keep]
+    slices = [
+        {
+            ReconKeys.TARGET: torch.as_tensor(vol[k][None], dtype=torch.float32),
+            "mask_seed": int(seed),
+            "phase_seed": phase_seed,
+        }
+        for k in keep
+    ]
     with _transform_errors(f"volume {source}"):
         if undersampled:  # the acquisition's one mask (seeded per volume), drawn once as the simulation draws it
             acquired_mask = transform(slices[0])[ReconKeys.MASK]
@@ -433,10 +451,20 @@ def reconstruct_volume(
         out[key] = np.zeros((vol.shape[0],) + x.shape[1:], dtype=np.float32)
         out[key][keep] = x
     reference = out.get("reference")
-    metrics = reference_metrics(reference, {"zero_filled": out["zero_filled"], "reconstruction": out["reconstruction"]}) if reference is not None else {}
+    metrics = (
+        reference_metrics(reference, {"zero_filled": out["zero_filled"], "reconstruction": out["reconstruction"]})
+        if reference is not None
+        else {}
+    )
     return ReconstructionResult(
-        reconstruction=out["reconstruction"], zero_filled=out["zero_filled"], reference=reference, mask=mask,
-        acceleration=float(mask.size / max(mask.sum(), 1)), geometry=geometry, metrics=metrics, source=source,
+        reconstruction=out["reconstruction"],
+        zero_filled=out["zero_filled"],
+        reference=reference,
+        mask=mask,
+        acceleration=float(mask.size / max(mask.sum(), 1)),
+        geometry=geometry,
+        metrics=metrics,
+        source=source,
         seconds=time.perf_counter() - start,
     )
 
@@ -474,10 +502,19 @@ def reconstruct_fastmri(
     out = reconstruct_samples(samples, network, device, batch_size, progress=progress)
     mask = samples[0][ReconKeys.MASK].reshape(-1).numpy()
     reference = out.get("reference")
-    metrics = reference_metrics(reference, {"zero_filled": out["zero_filled"], "reconstruction": out["reconstruction"]}) if reference is not None else {}
+    metrics = (
+        reference_metrics(reference, {"zero_filled": out["zero_filled"], "reconstruction": out["reconstruction"]})
+        if reference is not None
+        else {}
+    )
     return ReconstructionResult(
-        reconstruction=out["reconstruction"], zero_filled=out["zero_filled"], reference=reference, mask=mask,
-        acceleration=float(mask.size / max(mask.sum(), 1)), metrics=metrics, source=str(path),
+        reconstruction=out["reconstruction"],
+        zero_filled=out["zero_filled"],
+        reference=reference,
+        mask=mask,
+        acceleration=float(mask.size / max(mask.sum(), 1)),
+        metrics=metrics,
+        source=str(path),
         seconds=time.perf_counter() - start,
     )
 
@@ -510,8 +547,9 @@ def reconstruct_file(
         kwargs.pop("seed", None)
         return reconstruct_fastmri(p, acceleration=None if undersampled else acceleration, network=network, **kwargs)
     volume, geometry = read_volume(p, slice_axis=slice_axis, series_id=series_id)
-    return reconstruct_volume(volume, network, acceleration, geometry=geometry, source=str(p),
-                              undersampled=undersampled, **kwargs)
+    return reconstruct_volume(
+        volume, network, acceleration, geometry=geometry, source=str(p), undersampled=undersampled, **kwargs
+    )
 
 
 def check_output_dir(output_dir: Union[str, os.PathLike]) -> Path:
@@ -554,7 +592,9 @@ def output_geometry(result: ReconstructionResult) -> Geometry:
     geometry = result.geometry
     if geometry is None or geometry.array_shape != result.reconstruction.shape:
         n, h, w = result.reconstruction.shape
-        geometry = Geometry(spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=tuple(np.eye(3).ravel()), shape=(n, h, w))
+        geometry = Geometry(
+            spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=tuple(np.eye(3).ravel()), shape=(n, h, w)
+        )
     return geometry
 
 
@@ -586,8 +626,11 @@ def write_outputs(
     paths["figure"] = save_png_row([to_uint8(p, vmax) for p in panels], out / f"{stem}_figure.png")
     metrics_path = out / f"{stem}_metrics.json"
     report = {
-        "source": result.source, "acceleration": result.acceleration, "slices": int(result.reconstruction.shape[0]),
-        "seconds": result.seconds, "metrics": result.metrics,
+        "source": result.source,
+        "acceleration": result.acceleration,
+        "slices": int(result.reconstruction.shape[0]),
+        "seconds": result.seconds,
+        "metrics": result.metrics,
     }
     _atomic_text(metrics_path, json.dumps(report, indent=2))
     paths["metrics"] = metrics_path
@@ -636,18 +679,30 @@ def evaluate_files(
             for acc in accelerations:
                 block, recons, data_range = [], {}, None
                 for name, net in networks.items():
-                    r = reconstruct_file(path, net, acceleration=acc, mask_type=mask_type, seed=seed, device=device,
-                                         **extra)
-                    block.append({"source": source, "acquisition": acquisition, "acceleration": acc, "method": name,
-                                  **r.metrics["reconstruction"], "seconds": r.seconds})
+                    r = reconstruct_file(
+                        path, net, acceleration=acc, mask_type=mask_type, seed=seed, device=device, **extra
+                    )
+                    block.append(
+                        {
+                            "source": source,
+                            "acquisition": acquisition,
+                            "acceleration": acc,
+                            "method": name,
+                            **r.metrics["reconstruction"],
+                            "seconds": r.seconds,
+                        }
+                    )
                     if agreement_with is not None:  # kept only to compare with the anchor's, once all have run
                         recons[name] = r.reconstruction
                         if name == agreement_with and r.reference is not None:
                             data_range = float(r.reference.max())
                 if agreement_with is not None:
                     for row in block:
-                        row["psnr_agreement"] = None if row["method"] == agreement_with else psnr(
-                            recons[agreement_with], recons[row["method"]], data_range=data_range)
+                        row["psnr_agreement"] = (
+                            None
+                            if row["method"] == agreement_with
+                            else psnr(recons[agreement_with], recons[row["method"]], data_range=data_range)
+                        )
                 rows += block
     return rows
 
@@ -657,8 +712,10 @@ def metrics_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| source | acquisition | accel | method | PSNR (dB) | SSIM | NMSE |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         ssim_text = "n/a" if r.get("ssim") is None else f"{r['ssim']:.4f}"
-        lines.append(f"| {r['source']} | {r.get('acquisition', 'magnitude')} | {r['acceleration']:g}x | {r['method']} "
-                     f"| {r['psnr']:.2f} | {ssim_text} | {r['nmse']:.5f} |")
+        lines.append(
+            f"| {r['source']} | {r.get('acquisition', 'magnitude')} | {r['acceleration']:g}x | {r['method']} "
+            f"| {r['psnr']:.2f} | {ssim_text} | {r['nmse']:.5f} |"
+        )
     return "\n".join(lines)
 
 
@@ -685,8 +742,14 @@ class FileReconstructor:
     ) -> None:
         self.dataset, self.network, self.output_dir = list(dataset), network, output_dir
         self.kwargs = dict(
-            acceleration=acceleration, undersampled=undersampled, mask_type=mask_type, seed=seed,
-            slice_axis=slice_axis, device=device, batch_size=batch_size, series_id=series_id,
+            acceleration=acceleration,
+            undersampled=undersampled,
+            mask_type=mask_type,
+            seed=seed,
+            slice_axis=slice_axis,
+            device=device,
+            batch_size=batch_size,
+            series_id=series_id,
         )
 
     def run(self) -> List[ReconstructionResult]:
@@ -743,8 +806,9 @@ def metadata_eval_metrics(rows: Sequence[Mapping[str, Any]]) -> Dict[str, float]
         stem = f"{source}_{float(row['acceleration']):g}x_{method}"
         if f"{stem}_psnr" in metrics:
             named = f"{row['source']!r}" + ("" if acquisition == "magnitude" else f" ({acquisition})")
-            raise ValueError(f"two evaluation rows for source {named}, {float(row['acceleration']):g}x, "
-                             f"method {row['method']!r}.")
+            raise ValueError(
+                f"two evaluation rows for source {named}, {float(row['acceleration']):g}x, method {row['method']!r}."
+            )
         metrics[f"{stem}_psnr"] = round(float(row["psnr"]), 3)
         metrics[f"{stem}_ssim"] = round(float(row["ssim"]), 4)
     return metrics

@@ -127,8 +127,10 @@ def check_mask(mask: Tensor, kspace: Tensor, name: str = "mask") -> Tensor:
     if mask.ndim > kspace.ndim:
         raise ValueError(f"{name} has more axes ({mask.ndim}) than the k-space ({kspace.ndim}).")
     if not bool(((mask == 0) | (mask == 1)).all()):
-        raise ValueError(f"{name} must hold only 0 (unsampled) and 1 (sampled), got values in "
-                         f"[{float(mask.min())}, {float(mask.max())}].")
+        raise ValueError(
+            f"{name} must hold only 0 (unsampled) and 1 (sampled), got values in "
+            f"[{float(mask.min())}, {float(mask.max())}]."
+        )
     real_dtype = kspace.real.dtype if torch.is_complex(kspace) else kspace.dtype
     return mask.to(dtype=real_dtype)
 

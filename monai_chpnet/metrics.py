@@ -359,7 +359,9 @@ class VolumeSSIM(_VolumeMetric):
 
 
 def validation_metrics(
-    teacher: bool = False, zero_filled: bool = True, volume_key: Optional[str] = None,
+    teacher: bool = False,
+    zero_filled: bool = True,
+    volume_key: Optional[str] = None,
     data_range_key: Optional[str] = None,
 ) -> Dict[str, _VolumeMetric]:
     """The metrics a :class:`~monai_chpnet.engines.ReconEvaluator` computes in training runs, key metric first:

@@ -55,8 +55,15 @@ NATURAL_LICENCES = {
 # inputs without a reference (distillation only): scikit-image pictures in neither training split (not ``cat``:
 # it is ``chelsea``'s photograph; not ``horse``: a binary silhouette whose saturated background, once the
 # training pipeline's intensity inversion applies, gives all-zero patches), none of them MR
-UNLABELLED = ("cell", "hubble_deep_field", "immunohistochemistry", "microaneurysms", "retina",
-              "shepp_logan_phantom", "text")
+UNLABELLED = (
+    "cell",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "microaneurysms",
+    "retina",
+    "shepp_logan_phantom",
+    "text",
+)
 UNLABELLED_LICENCES = {
     "cell": "CC0",
     "hubble_deep_field": "public domain (NASA)",
@@ -175,7 +182,19 @@ def make_phantom_kspace() -> Path:
 
     dest = OUT / "heldout" / "phantom_gre.h5"
     with tempfile.TemporaryDirectory() as tmp:
-        get = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", tmp, TWIXTOOLS[0]]
+        get = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "-d",
+            tmp,
+            TWIXTOOLS[0],
+        ]
         try:
             import twixtools
 
@@ -193,13 +212,21 @@ def make_phantom_kspace() -> Path:
         image = twixtools.map_twix(str(Path(tmp) / "twixtools-0.24/example_data/gre.dat"), verbose=False)[-1]["image"]
         image.flags["remove_os"] = True
         image.flags["squeeze_singletons"] = True
-        kspace = np.asarray(image[:]).transpose(1, 2, 0)  # (Lin, Cha, Col) -> (Cha, Col, Lin); read while the file exists
+        kspace = np.asarray(image[:]).transpose(
+            1, 2, 0
+        )  # (Lin, Cha, Col) -> (Cha, Col, Lin); read while the file exists
     coils = ifft2c(torch.from_numpy(np.ascontiguousarray(kspace))).numpy()
     align = np.exp(-1j * np.angle((np.conj(coils[0]) * coils).sum(axis=(-2, -1))))
     combined = (align[:, None, None] * coils).sum(0)
     combined = combined / np.abs(combined).max()  # unit maximum: the scanner's arbitrary units carry no meaning
-    return write_fastmri_h5(dest, combined[None].astype(np.complex64), kspace_shape=None, recon_size=combined.shape,
-                            acquisition="GRE_PHANTOM", patient_id="twixtools_example_gre")
+    return write_fastmri_h5(
+        dest,
+        combined[None].astype(np.complex64),
+        kspace_shape=None,
+        recon_size=combined.shape,
+        acquisition="GRE_PHANTOM",
+        patient_id="twixtools_example_gre",
+    )
 
 
 def write_readme(files: dict, template_sha: str, dicom_sha: str) -> None:

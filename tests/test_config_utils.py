@@ -3,8 +3,21 @@ import pytest
 from monai_chpnet.config_utils import flag
 
 
-@pytest.mark.parametrize("value, expected", [(True, True), (False, False), ("false", False), ("False", False),
-                                             ("0", False), ("no", False), ("true", True), ("TRUE", True), (1, True), (0, False)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (True, True),
+        (False, False),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("true", True),
+        ("TRUE", True),
+        (1, True),
+        (0, False),
+    ],
+)
 def test_flag_parses_command_line_switches(value, expected):
     assert flag(value) is expected
 

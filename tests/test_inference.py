@@ -117,7 +117,9 @@ def test_dicom_series_and_nrrd_round_trip_geometry(tmp_path, tiny_student):
     assert r.reconstruction.shape == (4, 32, 32)
     paths = write_outputs(r, tmp_path / "out")
     back, geom = read_volume(paths["reconstruction"])
-    assert np.allclose(geom.spacing, (0.7, 0.7, 2.5), atol=1e-4) and np.allclose(geom.origin, (5.0, -3.0, 10.0), atol=1e-4)
+    assert np.allclose(geom.spacing, (0.7, 0.7, 2.5), atol=1e-4) and np.allclose(
+        geom.origin, (5.0, -3.0, 10.0), atol=1e-4
+    )
     nrrd = tmp_path / "v.nrrd"
     _geometry_image(nrrd, ellipse_phantom(3, (24, 28)))
     r = reconstruct_file(nrrd, None, acceleration=8, slice_axis=2)
@@ -193,8 +195,10 @@ def test_cli_demo_and_errors(tmp_path, capsys):
     assert main(["reconstruct", str(tmp_path / "nope.nii.gz"), "--output-dir", str(tmp_path)]) == 2
     assert "input not found" in capsys.readouterr().err
     slab = str(tmp_path / "sample_t1_brain_recon.nii.gz")
-    for bad, words in ((["--device", "gpu"], "--device 'gpu' is not a torch device"),
-                       *([] if torch.cuda.is_available() else [(["--device", "cuda"], "no CUDA device")])):
+    for bad, words in (
+        (["--device", "gpu"], "--device 'gpu' is not a torch device"),
+        *([] if torch.cuda.is_available() else [(["--device", "cuda"], "no CUDA device")]),
+    ):
         assert main(["reconstruct", slab, "--output-dir", str(tmp_path / "x"), *bad]) == 2
         assert words in capsys.readouterr().err
     for bad in (["--batch-size", "0"], ["--threads", "-2"]):
@@ -212,9 +216,14 @@ def test_dicom_folder_with_several_series_is_read_by_series_id(tmp_path, capsys)
     for series, scale in (("1.2.3.1", 1), ("1.2.3.2", 2)):
         for k in range(3):
             s = sitk.GetImageFromArray(vol[k] * scale)
-            for tag, value in (("0008|0060", "MR"), ("0020|000d", "1.2.3"), ("0020|000e", series),
-                               ("0020|0013", str(k + 1)), ("0020|0032", f"0\\0\\{3.0 * k}"),
-                               ("0020|0037", "1\\0\\0\\0\\1\\0")):
+            for tag, value in (
+                ("0008|0060", "MR"),
+                ("0020|000d", "1.2.3"),
+                ("0020|000e", series),
+                ("0020|0013", str(k + 1)),
+                ("0020|0032", f"0\\0\\{3.0 * k}"),
+                ("0020|0037", "1\\0\\0\\0\\1\\0"),
+            ):
                 s.SetMetaData(tag, value)
             writer = sitk.ImageFileWriter()
             writer.KeepOriginalImageUIDOn()
@@ -283,9 +292,12 @@ ROWS = [
 
 def test_metadata_eval_metrics_names_and_rounds_each_row():
     assert metadata_eval_metrics(ROWS) == {
-        "t1_demo_4x_zero_filled_psnr": 25.033, "t1_demo_4x_zero_filled_ssim": 0.6098,
-        "t1_demo_8x_student_psnr": 24.84, "t1_demo_8x_student_ssim": 0.7027,
-        "epi_2.5x_dynamic_KD_psnr": 31.0, "epi_2.5x_dynamic_KD_ssim": 0.5,
+        "t1_demo_4x_zero_filled_psnr": 25.033,
+        "t1_demo_4x_zero_filled_ssim": 0.6098,
+        "t1_demo_8x_student_psnr": 24.84,
+        "t1_demo_8x_student_ssim": 0.7027,
+        "epi_2.5x_dynamic_KD_psnr": 31.0,
+        "epi_2.5x_dynamic_KD_ssim": 0.5,
     }
     with pytest.raises(ValueError, match="two evaluation rows for source 't1_demo', 8x, method 'student'"):
         metadata_eval_metrics(ROWS + [dict(ROWS[1], psnr=1.0)])
@@ -300,7 +312,9 @@ def test_update_metadata_metrics_replaces_only_eval_metrics_atomically(tmp_path)
     assert update_metadata_metrics(ROWS[:2], path) == path
     written = json.loads(path.read_text())
     assert written["eval_metrics"] == metadata_eval_metrics(ROWS[:2])  # the stale key is gone
-    assert {k: v for k, v in written.items() if k != "eval_metrics"} == {k: v for k, v in meta.items() if k != "eval_metrics"}
+    assert {k: v for k, v in written.items() if k != "eval_metrics"} == {
+        k: v for k, v in meta.items() if k != "eval_metrics"
+    }
     assert [p.name for p in tmp_path.iterdir()] == ["metadata.json"]  # no temporary file left behind
     before = path.read_text()
     with pytest.raises(ValueError, match="no evaluation rows"):
@@ -336,7 +350,9 @@ def test_inputs_that_would_share_output_names_are_refused_before_writing(tmp_pat
         (tmp_path / sub).mkdir()
         sitk.WriteImage(sitk.GetImageFromArray(vol), str(tmp_path / sub / "brain.nii.gz"))
     out = tmp_path / "out"
-    job = FileReconstructor([tmp_path / "a" / "brain.nii.gz", {"image": tmp_path / "b" / "brain.nii.gz"}], tiny_student, out)
+    job = FileReconstructor(
+        [tmp_path / "a" / "brain.nii.gz", {"image": tmp_path / "b" / "brain.nii.gz"}], tiny_student, out
+    )
     with pytest.raises(ValueError, match=r"a/brain.nii.gz and .*b/brain.nii.gz would both be written as brain_\*"):
         job.run()
     assert not out.exists() or not any(out.iterdir())  # nothing written
@@ -349,7 +365,9 @@ def test_transform_errors_surface_as_their_specific_cause_naming_the_file(tmp_pa
     with pytest.raises(ValueError, match=r"volume .*narrow.nii.gz: k-space width 6 is too small") as info:
         reconstruct_file(narrow, None, acceleration=4.0)
     assert "applying transform" not in str(info.value)
-    h5 = write_fastmri_h5(tmp_path / "test1.h5", ellipse_phantom(2, (32, 32)), kspace_shape=(64, 64), recon_size=(32, 32))
+    h5 = write_fastmri_h5(
+        tmp_path / "test1.h5", ellipse_phantom(2, (32, 32)), kspace_shape=(64, 64), recon_size=(32, 32)
+    )
     with h5py.File(h5, "a") as f:
         f["kspace"][..., 1::2] = 0
         del f["reconstruction_esc"]

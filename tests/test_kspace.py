@@ -82,7 +82,10 @@ def test_bad_inputs_raise_specific_errors():
         check_mask(torch.ones(1, 1, 10, dtype=torch.complex64), k)
     with pytest.raises(ValueError, match=r"only 0 \(unsampled\) and 1 \(sampled\), got values in \[0.0, 255.0\]"):
         apply_mask(k, torch.tensor([0, 255] * 5, dtype=torch.uint8).reshape(1, 1, 10))  # an 8-bit image as a mask
-    assert torch.equal(apply_mask(k, torch.tensor([True, False] * 5).reshape(1, 1, 10))[..., 1::2], torch.zeros(1, 12, 5, dtype=k.dtype))
+    assert torch.equal(
+        apply_mask(k, torch.tensor([True, False] * 5).reshape(1, 1, 10))[..., 1::2],
+        torch.zeros(1, 12, 5, dtype=k.dtype),
+    )
     with pytest.raises(ValueError, match="centre-crop"):
         center_crop_hw(k, (13, 4))
 

@@ -38,6 +38,7 @@ TARGET_KEY = "reconstruction_esc"
 _ISMRMRD_NS = {"m": "http://www.ismrm.org/ISMRMRD"}
 _ATTRS = ("max", "norm", "acquisition", "patient_id")
 
+
 def parse_ismrmrd_header(xml: Union[bytes, str]) -> Dict[str, Any]:
     """Read the sizes fastMRI uses from an ISMRMRD header (what ``fastmri.data.SliceDataset`` reads).
 
@@ -156,8 +157,10 @@ def _list_files(source: Union[PathLike, Sequence[PathLike]], split: Optional[str
         raise ValueError("FastMRISliceDataset was given an empty list of files.")
     missing = [str(p) for p in files if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"fastMRI file(s) not found: {', '.join(missing[:5])}"
-                                + (f" and {len(missing) - 5} more." if len(missing) > 5 else "."))
+        raise FileNotFoundError(
+            f"fastMRI file(s) not found: {', '.join(missing[:5])}"
+            + (f" and {len(missing) - 5} more." if len(missing) > 5 else ".")
+        )
     return files
 
 

@@ -140,8 +140,10 @@ def unlabelled_dataset(
         raise ValueError(f"unlabelled dataset kind {kind!r} needs its folder (the bundle's unlabelled_dir).")
     elif kind in ("fastmri", "fastmri_acquired"):
         if kind == "fastmri_acquired" and kspace_transform is None:
-            raise ValueError("unlabelled dataset kind 'fastmri_acquired' needs the acquired k-space pipeline: "
-                             "kspace_transform=monai_chpnet.transforms.recipes.kspace_transforms(acquired=True).")
+            raise ValueError(
+                "unlabelled dataset kind 'fastmri_acquired' needs the acquired k-space pipeline: "
+                "kspace_transform=monai_chpnet.transforms.recipes.kspace_transforms(acquired=True)."
+            )
         return FastMRISliceDataset(root, transform=drop_reference(kspace_transform), seed=seed)
     else:
         files = sorted(NaturalImageDataset(root).files)

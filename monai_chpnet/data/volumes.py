@@ -80,11 +80,14 @@ def _check_series_positions(path: Path, reader: sitk.ImageSeriesReader, count: i
     keys = ("0020|0032", "0020|0037")  # ImagePositionPatient, ImageOrientationPatient
     if not all(reader.HasMetaDataKey(i, k) for i in range(count) for k in keys):
         return
-    positions, orient = (np.array([[float(v) for v in reader.GetMetaData(i, k).split("\\")] for i in range(count)])
-                         for k in keys)
+    positions, orient = (
+        np.array([[float(v) for v in reader.GetMetaData(i, k).split("\\")] for i in range(count)]) for k in keys
+    )
     if orient.shape[1] != 6 or np.abs(orient - orient[0]).max() > 1e-3:
-        raise ValueError(f"DICOM series in {path} mixes slice orientations: several planes share one series; "
-                         "put each plane's files in its own folder.")
+        raise ValueError(
+            f"DICOM series in {path} mixes slice orientations: several planes share one series; "
+            "put each plane's files in its own folder."
+        )
     normal = np.cross(orient[0, :3], orient[0, 3:])
     gaps = np.diff(np.sort(positions @ normal))
     repeated = int((gaps < 1e-3).sum())
@@ -111,8 +114,10 @@ def _read_image(path: Path, series_id: Optional[str]) -> sitk.Image:
         if not ids:
             raise FileNotFoundError(f"no DICOM series in folder {path} (a folder is read as one DICOM series).")
         if series_id is None and len(ids) > 1:
-            raise ValueError(f"folder {path} holds {len(ids)} DICOM series {list(ids)}; choose one with series_id "
-                             "(command line --series-id, bundle --series_id) or give each series its own folder.")
+            raise ValueError(
+                f"folder {path} holds {len(ids)} DICOM series {list(ids)}; choose one with series_id "
+                "(command line --series-id, bundle --series_id) or give each series its own folder."
+            )
         if series_id is not None and series_id not in ids:
             raise ValueError(f"DICOM series {series_id!r} is not in folder {path} (it holds {list(ids)}).")
         files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series_id or ids[0])

@@ -249,14 +249,14 @@ class DistillationTrainer(SupervisedTrainer):
                 self._unlabelled_iter = None
         raise ValueError("unlabelled_data_loader yields no batch (empty dataset, or drop_last with too few items).")
 
-    def _unlabelled_inputs(
-        self, image: Tensor, kwargs: Dict[str, Any]
-    ) -> Tuple[Optional[Tensor], Dict[str, Any]]:
+    def _unlabelled_inputs(self, image: Tensor, kwargs: Dict[str, Any]) -> Tuple[Optional[Tensor], Dict[str, Any]]:
         """Prepare the next unlabelled batch; check it can share the student's pass with the labelled one."""
         if self.unlabelled_data_loader is None:
             return None, {}
         batch = self._next_unlabelled()
-        u_image, u_target, _, u_kwargs = self.prepare_batch(batch, self.state.device, self.non_blocking, **self.to_kwargs)
+        u_image, u_target, _, u_kwargs = self.prepare_batch(
+            batch, self.state.device, self.non_blocking, **self.to_kwargs
+        )
         if u_target is not None:
             raise ValueError(
                 "an unlabelled batch holds a target: drop it from the unlabelled pipeline (e.g. DeleteItemsd) "
@@ -340,8 +340,11 @@ class DistillationTrainer(SupervisedTrainer):
             teacher_params = [p for g in engine.teacher_optimizer.param_groups for p in g["params"]]
             engine._step(t_total, engine.teacher_optimizer, engine.teacher_scaler, teacher_params)
             engine.state.output.update(
-                {"teacher_loss": float(t_total.detach()), "teacher_rec": float(t_rec.detach()),
-                 "teacher_fb": float(t_fb.detach())}
+                {
+                    "teacher_loss": float(t_total.detach()),
+                    "teacher_rec": float(t_rec.detach()),
+                    "teacher_fb": float(t_fb.detach()),
+                }
             )
         engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
         engine.state.output.update({f"loss_{k}": float(v.detach()) for k, v in terms.items() if k != "total"})

@@ -75,7 +75,8 @@ class RunConfig:
             note = (
                 f" The checkpoint does not record {unrecorded} (written before they were checked), so it cannot be "
                 "shown to match: finish it with the version that wrote it, or start again in a new output directory."
-                if unrecorded else ""
+                if unrecorded
+                else ""
             )
             raise ValueError(
                 f"cannot resume: the checkpoint was written by a run with a different configuration ({diffs}). "
@@ -148,7 +149,7 @@ class AtomicCheckpointSaver:
             n_saved=1 if (best and key_metric_filename) else n_saved,
             score_function=(lambda e: float(e.state.metrics[key_metric_name])) if best else None,
             score_name=key_metric_name,
-            global_step_transform=lambda e, _: (e.state.epoch if best else e.state.iteration),
+            global_step_transform=lambda e, _: e.state.epoch if best else e.state.iteration,
         )
 
     def attach(self, engine: Engine) -> None:
@@ -235,8 +236,10 @@ class ResumeFromCheckpoint:
         # best score (the next validation rewrites the best weights)
         optional = [k for k in missing if isinstance(self.load_dict[k], AtomicCheckpointSaver)]
         if optional:
-            logger.warning(f"checkpoint {path} has no {optional} (written before it was saved): resuming without the "
-                           "best score so far; the next validation will replace the best weights.")
+            logger.warning(
+                f"checkpoint {path} has no {optional} (written before it was saved): resuming without the "
+                "best score so far; the next validation will replace the best weights."
+            )
             missing = [k for k in missing if k not in optional]
         if missing:
             raise ValueError(f"checkpoint {path} has no entries {missing} (it has {sorted(checkpoint)}).")
@@ -270,7 +273,11 @@ def describe_state_mismatch(module: torch.nn.Module, state: Mapping[str, torch.T
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape]
+    shapes = [
+        f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
+    ]
     parts = []
     if missing:
         parts.append(f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}")
@@ -297,7 +304,9 @@ class DynamicKDWeightHandler:
         metrics = engine.state.metrics
         for name in (self.student_metric, self.teacher_metric):
             if name not in metrics:
-                raise KeyError(f"DynamicKDWeightHandler needs metric {name!r}; the evaluator computed {sorted(metrics)}.")
+                raise KeyError(
+                    f"DynamicKDWeightHandler needs metric {name!r}; the evaluator computed {sorted(metrics)}."
+                )
         value = self.alpha.update(metrics[self.student_metric], metrics[self.teacher_metric])
         engine.state.metrics["alpha"] = value
         engine.logger.info(f"dynamic KD weight alpha_t = {value:.4f}")
@@ -340,7 +349,9 @@ class ComparisonFigureSaver:
 
         vmax = float(max(p.max() for p in self._panels))
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        save_png_row([to_uint8(p, vmax) for p in self._panels], self.output_dir / f"comparison_epoch{engine.state.epoch:04d}.png")
+        save_png_row(
+            [to_uint8(p, vmax) for p in self._panels], self.output_dir / f"comparison_epoch{engine.state.epoch:04d}.png"
+        )
 
 
 class EpochSetter:

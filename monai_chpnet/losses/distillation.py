@@ -296,7 +296,10 @@ class DistillationLoss(nn.Module):
             terms["feat"] = self.feature(student_features, teacher_features)
         rec_weight = 1.0 - alpha if self.mix == "convex" else 1.0
         terms["total"] = (
-            rec_weight * terms["rec"] + alpha * terms["out"] + self.beta * terms["feat"] + self.gamma * terms["edge"]
+            rec_weight * terms["rec"]
+            + alpha * terms["out"]
+            + self.beta * terms["feat"]
+            + self.gamma * terms["edge"]
             + self.unlabelled_weight * terms["unl"]
         )
         return terms

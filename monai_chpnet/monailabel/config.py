@@ -41,7 +41,9 @@ class ReconstructionTaskConfig(TaskConfig):
         logger.info(f"+++ {name}: serving the bundle {self.bundle_path}")
 
     def infer(self) -> Union[InferTask, Dict[str, InferTask]]:
-        return ReconstructionInferTask(self.bundle_path, preload=flag((self.conf or {}).get("preload", False), "preload"))
+        return ReconstructionInferTask(
+            self.bundle_path, preload=flag((self.conf or {}).get("preload", False), "preload")
+        )
 
     def trainer(self) -> Optional[TrainTask]:
         return None

@@ -154,7 +154,9 @@ class ReconstructionInferTask(BasicInferTask):
         data[self.output_label_key] = result
         return data
 
-    def writer(self, data: Dict[str, Any], extension: Optional[str] = None, dtype: Any = None) -> Tuple[str, Dict[str, Any]]:
+    def writer(
+        self, data: Dict[str, Any], extension: Optional[str] = None, dtype: Any = None
+    ) -> Tuple[str, Dict[str, Any]]:
         """Write the reconstruction with the input's geometry to a temporary file (MONAI Label sends it to the
         client, then deletes it) and return it with the result JSON: realised acceleration, the parameters used,
         and PSNR / SSIM / NMSE of the zero-filled input and of the reconstruction when a reference exists."""
@@ -178,4 +180,3 @@ class ReconstructionInferTask(BasicInferTask):
             "seconds": round(result.seconds, 3),
         }
         return str(path), report
-

@@ -68,8 +68,12 @@ class ReconParams:
     def reconstruct_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments of :func:`monai_chpnet.inference.reconstruct_file`."""
         return {
-            "acceleration": self.acceleration, "undersampled": self.undersampled, "center_fraction": self.center_fraction,
-            "mask_type": self.mask_type, "seed": self.seed, "slice_axis": self.slice_axis,
+            "acceleration": self.acceleration,
+            "undersampled": self.undersampled,
+            "center_fraction": self.center_fraction,
+            "mask_type": self.mask_type,
+            "seed": self.seed,
+            "slice_axis": self.slice_axis,
         }
 
     def to_json(self) -> Dict[str, Any]:
@@ -142,7 +146,9 @@ def parse_recon_params(request: Mapping[str, Any]) -> ReconParams:
     extension = get("result_extension")
     extension = f".{extension}" if isinstance(extension, str) and not extension.startswith(".") else extension
     if extension not in VOLUME_SUFFIXES:
-        raise InvalidRequest(f"result_extension must be one of {list(VOLUME_SUFFIXES)}, got {get('result_extension')!r}.")
+        raise InvalidRequest(
+            f"result_extension must be one of {list(VOLUME_SUFFIXES)}, got {get('result_extension')!r}."
+        )
 
     return ReconParams(
         acceleration=acceleration,

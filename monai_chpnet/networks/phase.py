@@ -87,9 +87,12 @@ class CentrePhaseReference(nn.Module):
         half_rows = (half * self.row_factor * h / w).clamp_min(1.0)
         cols = torch.arange(w, device=kspace.device, dtype=torch.float32)[None] - float(w // 2)
         rows = torch.arange(h, device=kspace.device, dtype=torch.float32)[None] - float(h // 2)
-        taper_c = torch.where(cols.abs() < half, torch.cos(0.5 * math.pi * cols / half) ** 2, torch.zeros_like(cols * half))
-        taper_r = torch.where(rows.abs() < half_rows, torch.cos(0.5 * math.pi * rows / half_rows) ** 2,
-                              torch.zeros_like(rows * half_rows))
+        taper_c = torch.where(
+            cols.abs() < half, torch.cos(0.5 * math.pi * cols / half) ** 2, torch.zeros_like(cols * half)
+        )
+        taper_r = torch.where(
+            rows.abs() < half_rows, torch.cos(0.5 * math.pi * rows / half_rows) ** 2, torch.zeros_like(rows * half_rows)
+        )
         window = taper_r[:, None, :, None] * taper_c[:, None, None, :]
         low = ifft2c(kspace * mask.to(torch.float32) * window)
         total = low.sum(dim=(-2, -1), keepdim=True)  # the dominant phase: the bias points along it

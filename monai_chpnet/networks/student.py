@@ -112,8 +112,12 @@ class SubpixelDenoiser(nn.Module):
     """
 
     def __init__(
-        self, channels: int, features: Sequence[int] = (4, 12, 16), num_res_blocks: int = 1,
-        upsample_kernel_size: int = 1, act: Union[str, tuple] = _DEFAULT_ACT,
+        self,
+        channels: int,
+        features: Sequence[int] = (4, 12, 16),
+        num_res_blocks: int = 1,
+        upsample_kernel_size: int = 1,
+        act: Union[str, tuple] = _DEFAULT_ACT,
     ) -> None:
         super().__init__()
         if len(features) < 2:
@@ -122,17 +126,25 @@ class SubpixelDenoiser(nn.Module):
         self.multiple = 2**levels
         self.head = Convolution(2, channels, features[0], kernel_size=3, act=act, norm=None)
         self.down = nn.ModuleList(
-            [Convolution(2, features[i], features[i + 1], strides=2, kernel_size=3, act=act, norm=None)
-             for i in range(levels)]
+            [
+                Convolution(2, features[i], features[i + 1], strides=2, kernel_size=3, act=act, norm=None)
+                for i in range(levels)
+            ]
         )
         self.body = nn.Sequential(
-            *[ResidualUnit(2, features[-1], features[-1], kernel_size=3, subunits=2, act=act, norm=None,
-                           last_conv_only=True) for _ in range(num_res_blocks)]
+            *[
+                ResidualUnit(
+                    2, features[-1], features[-1], kernel_size=3, subunits=2, act=act, norm=None, last_conv_only=True
+                )
+                for _ in range(num_res_blocks)
+            ]
         )
         # coarse to fine, level i+1 -> i; all but the full-resolution stage refine their sum by a conv
         self.decoder = nn.ModuleList(
-            [_DecoderStage(features[i + 1], features[i], upsample_kernel_size, i > 0, act)
-             for i in reversed(range(levels))]
+            [
+                _DecoderStage(features[i + 1], features[i], upsample_kernel_size, i > 0, act)
+                for i in reversed(range(levels))
+            ]
         )
         self.tail = nn.Conv2d(features[0], channels, 3, padding=1)
 
@@ -210,13 +222,17 @@ class SubpixelCNNStudent(nn.Module):
         self.features = tuple(features)
         self.min_size = -(-(2 ** (len(features) - 1)) // upscale)  # ceil: the denoisers see the up-scaled grid
         self.denoisers = nn.ModuleList(
-            [SubpixelDenoiser(in_channels, features, num_res_blocks, upsample_kernel_size, act)
-             for _ in range(num_cascades)]
+            [
+                SubpixelDenoiser(in_channels, features, num_res_blocks, upsample_kernel_size, act)
+                for _ in range(num_cascades)
+            ]
         )
         if upscale == 1:
             self.consistency = nn.ModuleList(
-                [HardDataConsistency() if data_consistency == "hard" else SoftDataConsistency()
-                 for _ in range(num_cascades)]
+                [
+                    HardDataConsistency() if data_consistency == "hard" else SoftDataConsistency()
+                    for _ in range(num_cascades)
+                ]
             )
             self.upsampler = nn.Identity()
         else:

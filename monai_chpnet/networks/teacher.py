@@ -61,12 +61,35 @@ __all__ = [
 #: Named sizes. ``paper`` is SwinIR-M (the published teacher, ≈11.5 M parameters at ``upscale=1``, 11.75 M with the
 #: ×2 up-sampler); ``small`` trains on 2 CPU cores within an hour on 128×128 patches; ``tiny`` is for tests.
 TEACHER_PRESETS: Dict[str, Dict[str, Any]] = {
-    "tiny": dict(embed_dim=32, depths=(2, 2), num_heads=(2, 2), window_size=4, mlp_ratio=2.0, drop_path_rate=0.0,
-                 phase_reference=True),
-    "small": dict(embed_dim=60, depths=(2, 2, 2, 2), num_heads=(6, 6, 6, 6), window_size=8, mlp_ratio=2.0,
-                  drop_path_rate=0.0, token_stride=2, interleaved_dc=True, phase_reference=True),
-    "paper": dict(embed_dim=180, depths=(6,) * 6, num_heads=(6,) * 6, window_size=8, mlp_ratio=2.0,
-                  drop_path_rate=0.1, phase_reference=True),
+    "tiny": dict(
+        embed_dim=32,
+        depths=(2, 2),
+        num_heads=(2, 2),
+        window_size=4,
+        mlp_ratio=2.0,
+        drop_path_rate=0.0,
+        phase_reference=True,
+    ),
+    "small": dict(
+        embed_dim=60,
+        depths=(2, 2, 2, 2),
+        num_heads=(6, 6, 6, 6),
+        window_size=8,
+        mlp_ratio=2.0,
+        drop_path_rate=0.0,
+        token_stride=2,
+        interleaved_dc=True,
+        phase_reference=True,
+    ),
+    "paper": dict(
+        embed_dim=180,
+        depths=(6,) * 6,
+        num_heads=(6,) * 6,
+        window_size=8,
+        mlp_ratio=2.0,
+        drop_path_rate=0.1,
+        phase_reference=True,
+    ),
 }
 
 
@@ -123,7 +146,11 @@ class WindowAttention2d(WindowAttention):
             attn_bias = bias.unsqueeze(0) + mask.to(qkv.dtype).unsqueeze(1)  # (nW, heads, n, n)
             attn_bias = attn_bias.unsqueeze(0).expand(bw // nw, -1, -1, -1, -1).reshape(bw, -1, n, n)
         out = F.scaled_dot_product_attention(
-            qkv[0], qkv[1], qkv[2], attn_mask=attn_bias, dropout_p=self.attn_drop.p if self.training else 0.0,
+            qkv[0],
+            qkv[1],
+            qkv[2],
+            attn_mask=attn_bias,
+            dropout_p=self.attn_drop.p if self.training else 0.0,
             scale=self.scale,
         )
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(bw, n, c)))
@@ -143,7 +170,13 @@ class SwinBlock2d(nn.Module):
     """
 
     def __init__(
-        self, dim: int, num_heads: int, window_size: int, shift: int, mlp_ratio: float = 2.0, qkv_bias: bool = True,
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        shift: int,
+        mlp_ratio: float = 2.0,
+        qkv_bias: bool = True,
         drop_path: float = 0.0,
     ) -> None:
         super().__init__()
@@ -193,14 +226,27 @@ class ResidualSwinGroup(nn.Module):
     """
 
     def __init__(
-        self, dim: int, depth: int, num_heads: int, window_size: int, mlp_ratio: float, qkv_bias: bool,
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        window_size: int,
+        mlp_ratio: float,
+        qkv_bias: bool,
         drop_path: Sequence[float],
     ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
             [
-                SwinBlock2d(dim, num_heads, window_size, 0 if i % 2 == 0 else window_size // 2, mlp_ratio, qkv_bias,
-                            drop_path[i])
+                SwinBlock2d(
+                    dim,
+                    num_heads,
+                    window_size,
+                    0 if i % 2 == 0 else window_size // 2,
+                    mlp_ratio,
+                    qkv_bias,
+                    drop_path[i],
+                )
                 for i in range(depth)
             ]
         )
@@ -317,8 +363,13 @@ class SwinRestorationTeacher(nn.Module):
             [nn.Sequential(nn.Conv2d(embed_dim, in_channels * s2, 3, padding=1), shuffle) for _ in range(n_mid)]
         )
         self.dc_encoders = nn.ModuleList(
-            [nn.Sequential(nn.PixelUnshuffle(token_stride) if token_stride > 1 else nn.Identity(),
-                           nn.Conv2d(in_channels * s2, embed_dim, 3, padding=1)) for _ in range(n_mid)]
+            [
+                nn.Sequential(
+                    nn.PixelUnshuffle(token_stride) if token_stride > 1 else nn.Identity(),
+                    nn.Conv2d(in_channels * s2, embed_dim, 3, padding=1),
+                )
+                for _ in range(n_mid)
+            ]
         )
         self.apply(_init_swinir)
         for decoder in self.dc_decoders:  # zero-init: at the start the teacher is the plain SwinIR, then it learns
@@ -359,8 +410,10 @@ class SwinRestorationTeacher(nn.Module):
                 if j == i:
                     estimate = decoder(x) + current
                     if use_dc and kspace is not None and mask is not None:
-                        estimate = pad_to_multiple(self._consistent(estimate[:, :, :h, :w], kspace, mask, phase),
-                                                   self.window_size * self.token_stride)
+                        estimate = pad_to_multiple(
+                            self._consistent(estimate[:, :, :h, :w], kspace, mask, phase),
+                            self.window_size * self.token_stride,
+                        )
                     x = x + encoder(estimate - current)
                     current = estimate
         x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)

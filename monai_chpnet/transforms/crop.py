@@ -118,8 +118,9 @@ class RandSignalSpatialCropd(RandSpatialCropd):
     """Dictionary version of :class:`RandSignalSpatialCrop`: one patch location for all ``keys``, drawn again while
     the first key's patch is flat (see :class:`RandSignalSpatialCrop`)."""
 
-    def __init__(self, keys: KeysCollection, roi_size: Sequence[int], max_tries: int = 10,
-                 allow_missing_keys: bool = False) -> None:
+    def __init__(
+        self, keys: KeysCollection, roi_size: Sequence[int], max_tries: int = 10, allow_missing_keys: bool = False
+    ) -> None:
         super().__init__(keys, roi_size=roi_size, random_size=False, allow_missing_keys=allow_missing_keys)
         if max_tries < 1:
             raise ValueError(f"max_tries must be >= 1, got {max_tries}.")

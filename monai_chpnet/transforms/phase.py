@@ -48,9 +48,7 @@ def _check_amplitude(name: str, value: float) -> float:
     return value
 
 
-def smooth_phase(
-    shape: tuple, coefficients: np.ndarray, field: np.ndarray, field_std: float
-) -> Tensor:
+def smooth_phase(shape: tuple, coefficients: np.ndarray, field: np.ndarray, field_std: float) -> Tensor:
     """The phase map ``φ`` float32 ``(H, W)`` of the module docstring's formula.
 
     Args:
@@ -149,8 +147,9 @@ class RandSmoothPhase(RandomizableTransform):
         Raises:
             TypeError: a complex image (it already has a phase).
         """
-        if isinstance(image, (Tensor, np.ndarray)) and (torch.is_tensor(image) and torch.is_complex(image)
-                                                        or np.iscomplexobj(image)):
+        if isinstance(image, (Tensor, np.ndarray)) and (
+            torch.is_tensor(image) and torch.is_complex(image) or np.iscomplexobj(image)
+        ):
             raise TypeError(f"RandSmoothPhase: image {name!r} is already complex; it takes a real magnitude image.")
         x = check_image_sample(image, name)
         if randomize or self._params is None:

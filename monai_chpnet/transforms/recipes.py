@@ -36,7 +36,13 @@ from monai_chpnet.transforms.phase import RandSmoothPhased
 
 _SCALED = (ReconKeys.ZERO_FILLED, ReconKeys.TARGET, ReconKeys.KSPACE, ReconKeys.KSPACE_MASKED)  # = ALL_SCALED_KEYS
 
-__all__ = ["train_transforms", "eval_transforms", "kspace_transforms", "DEFAULT_ACCELERATIONS", "DEFAULT_CENTER_FRACTIONS"]
+__all__ = [
+    "train_transforms",
+    "eval_transforms",
+    "kspace_transforms",
+    "DEFAULT_ACCELERATIONS",
+    "DEFAULT_CENTER_FRACTIONS",
+]
 
 DEFAULT_ACCELERATIONS: Tuple[float, ...] = (4.0, 8.0)
 DEFAULT_CENTER_FRACTIONS: Tuple[float, ...] = (0.08, 0.04)
@@ -96,8 +102,9 @@ def train_transforms(
     if phase_prob > 0:
         steps.append(RandSmoothPhased(t, prob=phase_prob))
     steps += [
-        RandSimulateAcquisitiond(t, mask_type=mask_type, accelerations=tuple(accelerations),
-                                 center_fractions=tuple(center_fractions)),
+        RandSimulateAcquisitiond(
+            t, mask_type=mask_type, accelerations=tuple(accelerations), center_fractions=tuple(center_fractions)
+        ),
         NormalizeInstanced(_SCALED, mode="scale"),
         ZeroFilledChannelsd(),
     ]
@@ -120,8 +127,13 @@ def eval_transforms(
         [
             EnsureTyped(t, track_meta=False),
             *phased,
-            RandSimulateAcquisitiond(t, mask_type=mask_type, accelerations=(acceleration,),
-                                     center_fractions=(center_fraction,), seed_key=seed_key),
+            RandSimulateAcquisitiond(
+                t,
+                mask_type=mask_type,
+                accelerations=(acceleration,),
+                center_fractions=(center_fraction,),
+                seed_key=seed_key,
+            ),
             NormalizeInstanced(_SCALED, mode="scale"),
             ZeroFilledChannelsd(),
         ]
@@ -145,7 +157,12 @@ def kspace_transforms(
     if acquired:
         sample = AcquiredKspaced(ReconKeys.KSPACE, crop_to_key=ReconKeys.TARGET)
     else:
-        sample = RandKspaceUndersampled(ReconKeys.KSPACE, mask_type=mask_type, accelerations=tuple(accelerations),
-                                        center_fractions=tuple(center_fractions), seed_key=seed_key,
-                                        crop_to_key=ReconKeys.TARGET)
+        sample = RandKspaceUndersampled(
+            ReconKeys.KSPACE,
+            mask_type=mask_type,
+            accelerations=tuple(accelerations),
+            center_fractions=tuple(center_fractions),
+            seed_key=seed_key,
+            crop_to_key=ReconKeys.TARGET,
+        )
     return Compose([sample, NormalizeInstanced(_SCALED, mode="scale", allow_missing_keys=True), ZeroFilledChannelsd()])

@@ -94,19 +94,26 @@ def ensureDependencies() -> bool:
         except ImportError:  # Slicer releases before slicer.packaging
             slicerPackaging = None
         if slicerPackaging is not None:
-            slicerPackaging.pip_ensure(slicerPackaging.load_requirements(str(dependencies.REQUIREMENTS_FILE)),
-                                       requester="CHPNetRecon")
+            slicerPackaging.pip_ensure(
+                slicerPackaging.load_requirements(str(dependencies.REQUIREMENTS_FILE)), requester="CHPNetRecon"
+            )
         else:
-            question = _("CHPNet MRI Reconstruction needs these Python packages; download and install them now "
-                         "(this can take several minutes)?\n\n{packages}").format(packages="\n".join(missing))
+            question = _(
+                "CHPNet MRI Reconstruction needs these Python packages; download and install them now "
+                "(this can take several minutes)?\n\n{packages}"
+            ).format(packages="\n".join(missing))
             if not slicer.util.confirmOkCancelDisplay(question, windowTitle=_("Install Python packages")):
                 return False
             slicer.util.pip_install(missing)
         if dependencies.missing_requirements(requirements):
             return False
     if not dependencies.monai_chpnet_importable():
-        raise ImportError(_("monai_chpnet was not found: install monai-chpnet into Slicer's Python, or set "
-                            "{env} to a monai-chpnet checkout.").format(env=dependencies.SOURCE_ENV))
+        raise ImportError(
+            _(
+                "monai_chpnet was not found: install monai-chpnet into Slicer's Python, or set "
+                "{env} to a monai-chpnet checkout."
+            ).format(env=dependencies.SOURCE_ENV)
+        )
     return True
 
 
@@ -236,8 +243,11 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         running = self._job is not None
         canApply = bool(self._parameterNode and self._parameterNode.inputVolume) and not running
         self.ui.applyButton.enabled = canApply
-        self.ui.applyButton.toolTip = (_("Reconstruct the input and show zero-filled | reconstruction | reference")
-                                       if canApply else _("Select an input volume"))
+        self.ui.applyButton.toolTip = (
+            _("Reconstruct the input and show zero-filled | reconstruction | reference")
+            if canApply
+            else _("Select an input volume")
+        )
         self.ui.cancelButton.enabled = running
 
     def _updateSimulationWidgets(self, caller=None, event=None) -> None:
@@ -256,8 +266,13 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         p = self._parameterNode
         bundle = self.ui.bundlePathLineEdit.currentPath.strip() or None
         return ReconstructionRequest(
-            acceleration=float(p.acceleration), simulate=p.simulateUndersampling, mask_type=p.maskType,
-            seed=int(p.seed), slice_axis=p.sliceAxis, bundle_dir=bundle, device=p.device,
+            acceleration=float(p.acceleration),
+            simulate=p.simulateUndersampling,
+            mask_type=p.maskType,
+            seed=int(p.seed),
+            slice_axis=p.sliceAxis,
+            bundle_dir=bundle,
+            device=p.device,
         ).validated()
 
     def onApplyButton(self) -> None:
@@ -266,13 +281,17 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if not ensureDependencies():
                 return
             p = self._parameterNode
-            nodes = dict(reference_node=p.referenceVolume, output_node=p.outputVolume,
-                         zero_filled_node=p.zeroFilledVolume)
+            nodes = dict(
+                reference_node=p.referenceVolume, output_node=p.outputVolume, zero_filled_node=p.zeroFilledVolume
+            )
             self.ui.resultsLabel.text = ""
             if p.runInBackground:
                 self._job = self.logic.start_background(
-                    p.inputVolume, self.request(), python_executable=pythonSlicerExecutable(),
-                    env=slicer.util.startupEnvironment(), **nodes,
+                    p.inputVolume,
+                    self.request(),
+                    python_executable=pythonSlicerExecutable(),
+                    env=slicer.util.startupEnvironment(),
+                    **nodes,
                 )
                 self._setRunning(True, _("Reconstructing in the background..."))
                 self._pollTimer.start()
@@ -291,8 +310,9 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onLoadFastMRIButton(self) -> None:
         """Choose a fastMRI single-coil .h5 file and make it the input."""
-        path = qt.QFileDialog.getOpenFileName(slicer.util.mainWindow(), _("Load fastMRI file"), "",
-                                              _("fastMRI k-space (*.h5 *.hdf5)"))
+        path = qt.QFileDialog.getOpenFileName(
+            slicer.util.mainWindow(), _("Load fastMRI file"), "", _("fastMRI k-space (*.h5 *.hdf5)")
+        )
         if not path:
             return
         with slicer.util.tryWithErrorDisplay(_("Failed to load the fastMRI file."), waitCursor=True):
@@ -342,8 +362,9 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         except Exception as error:  # shown to the user, with the worker's log
             self.ui.statusLabel.text = _("Failed.")
-            slicer.util.errorDisplay(_("Reconstruction failed: {error}").format(error=error),
-                                     detailedText="\n".join(job.log))
+            slicer.util.errorDisplay(
+                _("Reconstruction failed: {error}").format(error=error), detailedText="\n".join(job.log)
+            )
             return
         self._showOutcome(outcome)
 
@@ -449,8 +470,14 @@ class CHPNetReconTest(ScriptedLoadableModuleTest):
         self.assertGreater(metrics["reconstruction"]["psnr"], metrics["zero_filled"]["psnr"])
         layoutNode = slicer.app.layoutManager().layoutLogic().GetLayoutNode()
         self.assertEqual(layoutNode.GetViewArrangement(), COMPARISON_LAYOUT_ID)
-        self.assertEqual(slicer.app.layoutManager().sliceWidget("Yellow").sliceLogic().GetSliceCompositeNode()
-                         .GetBackgroundVolumeID(), outcome.reconstruction.GetID())
+        self.assertEqual(
+            slicer.app.layoutManager()
+            .sliceWidget("Yellow")
+            .sliceLogic()
+            .GetSliceCompositeNode()
+            .GetBackgroundVolumeID(),
+            outcome.reconstruction.GetID(),
+        )
 
     def test_InProcess(self) -> None:
         self.delayDisplay("Reconstruct in process")
@@ -463,8 +490,10 @@ class CHPNetReconTest(ScriptedLoadableModuleTest):
         self.delayDisplay("Reconstruct in a background process")
         node, matrix = self._loadSample()
         job = CHPNetReconLogic().start_background(
-            node, ReconstructionRequest(acceleration=8.0, slice_axis="J"),
-            python_executable=pythonSlicerExecutable(), env=slicer.util.startupEnvironment(),
+            node,
+            ReconstructionRequest(acceleration=8.0, slice_axis="J"),
+            python_executable=pythonSlicerExecutable(),
+            env=slicer.util.startupEnvironment(),
         )
         deadline = time.monotonic() + 300
         while not job.poll().finished:

@@ -29,8 +29,9 @@ def _thumbnail(image: np.ndarray, vmax: float) -> np.ndarray:
     """Centre crop of a ``(256, 256)`` slice, resampled (linear) to ``(128, 128)`` uint8 on ``[0, vmax]``."""
     crop = sitk.GetImageFromArray(np.ascontiguousarray(image[CROP, CROP], dtype=np.float32))
     spacing = crop.GetSize()[0] / SIZE
-    small = sitk.Resample(crop, (SIZE, SIZE), sitk.Transform(), sitk.sitkLinear, (0.5 * spacing - 0.5,) * 2,
-                          (spacing, spacing))
+    small = sitk.Resample(
+        crop, (SIZE, SIZE), sitk.Transform(), sitk.sitkLinear, (0.5 * spacing - 0.5,) * 2, (spacing, spacing)
+    )
     return np.clip(sitk.GetArrayFromImage(small) / vmax * 255.0, 0, 255).astype(np.uint8)
 
 

@@ -19,20 +19,50 @@ ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "bundles" / "chpnet_mri_recon"
 CONFIGS = BUNDLE / "configs"
 SCHEMA = Path(__file__).with_name("meta_schema.json")
-TINY = ["--teacher_preset", "tiny", "--student_preset", "tiny", "--max_epochs", "2", "--epoch_length", "2",
-        "--batch_size", "2", "--patch_size", "32", "--num_workers", "0", "--val_interval", "2"]
+TINY = [
+    "--teacher_preset",
+    "tiny",
+    "--student_preset",
+    "tiny",
+    "--max_epochs",
+    "2",
+    "--epoch_length",
+    "2",
+    "--batch_size",
+    "2",
+    "--patch_size",
+    "32",
+    "--num_workers",
+    "0",
+    "--val_interval",
+    "2",
+]
 
 
 def bundle(*args, env=None, timeout=300):
     cmd = [sys.executable, "-m", "monai.bundle", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
 def config(name):
-    return ["--config_file", str(CONFIGS / name), "--meta_file", str(CONFIGS / "metadata.json"),
-            "--logging_file", str(CONFIGS / "logging.conf"), "--bundle_root", str(BUNDLE)]
+    return [
+        "--config_file",
+        str(CONFIGS / name),
+        "--meta_file",
+        str(CONFIGS / "metadata.json"),
+        "--logging_file",
+        str(CONFIGS / "logging.conf"),
+        "--bundle_root",
+        str(BUNDLE),
+    ]
 
 
 def test_metadata_verifies_against_the_specification_schema(tmp_path):
@@ -61,24 +91,38 @@ def test_evaluate_config_writes_metrics_and_updates_metadata_on_request(tmp_path
     sitk.WriteImage(sitk.GetImageFromArray(vol), str(tmp_path / "phantom.nii.gz"))
     meta_file = tmp_path / "metadata.json"
     shutil.copy(CONFIGS / "metadata.json", meta_file)
-    common = [*config("evaluate.json"), "--output_dir", str(tmp_path / "eval"), "--metadata_file", str(meta_file),
-              "--dataset", f"${{'phantom': {str(tmp_path / 'phantom.nii.gz')!r}}}",
-              "--networks", "$dict([('zero-filled', None)])", "--accelerations", "[4.0]"]
+    common = [
+        *config("evaluate.json"),
+        "--output_dir",
+        str(tmp_path / "eval"),
+        "--metadata_file",
+        str(meta_file),
+        "--dataset",
+        f"${{'phantom': {str(tmp_path / 'phantom.nii.gz')!r}}}",
+        "--networks",
+        "$dict([('zero-filled', None)])",
+        "--accelerations",
+        "[4.0]",
+    ]
     rc, log = bundle("run", *common, "--update_metadata", "false")  # a command-line string, not a bool
     assert rc == 0, log[-2000:]
     rows = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     # every image source is evaluated as it is and as a phase-bearing acquisition
     assert [(r["source"], r["acquisition"], r["method"]) for r in rows] == [
-        ("phantom", "magnitude", "zero-filled"), ("phantom", "phase", "zero-filled")]
+        ("phantom", "magnitude", "zero-filled"),
+        ("phantom", "phase", "zero-filled"),
+    ]
     assert rows[0]["psnr"] > 0 and rows[1]["psnr"] > 0 and rows[0]["psnr"] != rows[1]["psnr"]
     assert meta_file.read_text() == (CONFIGS / "metadata.json").read_text()  # not asked: untouched
     rc, log = bundle("run", *common, "--update_metadata", "true")
     assert rc == 0 and "eval_metrics written to" in log, log[-2000:]
     meta = json.loads(meta_file.read_text())
-    assert meta["eval_metrics"] == {"phantom_4x_zero_filled_psnr": round(rows[0]["psnr"], 3),
-                                    "phantom_4x_zero_filled_ssim": round(rows[0]["ssim"], 4),
-                                    "phantom_phase_4x_zero_filled_psnr": round(rows[1]["psnr"], 3),
-                                    "phantom_phase_4x_zero_filled_ssim": round(rows[1]["ssim"], 4)}
+    assert meta["eval_metrics"] == {
+        "phantom_4x_zero_filled_psnr": round(rows[0]["psnr"], 3),
+        "phantom_4x_zero_filled_ssim": round(rows[0]["ssim"], 4),
+        "phantom_phase_4x_zero_filled_psnr": round(rows[1]["psnr"], 3),
+        "phantom_phase_4x_zero_filled_ssim": round(rows[1]["ssim"], 4),
+    }
     assert meta["version"] == json.loads((CONFIGS / "metadata.json").read_text())["version"]
 
 
@@ -93,8 +137,15 @@ def test_shipped_weights_load_and_torchscript_export_matches(tmp_path):
 
     student = load_network(BUNDLE / "models" / "model.pt", preset="small")
     load_network(BUNDLE / "models" / "teacher.pt", network=teacher_from_preset("small", in_channels=2))
-    rc, log = bundle("ckpt_export", "network_def", "--filepath", str(tmp_path / "model.ts"),
-                     "--ckpt_file", str(BUNDLE / "models" / "model.pt"), *config("inference.json"))
+    rc, log = bundle(
+        "ckpt_export",
+        "network_def",
+        "--filepath",
+        str(tmp_path / "model.ts"),
+        "--ckpt_file",
+        str(BUNDLE / "models" / "model.pt"),
+        *config("inference.json"),
+    )
     assert rc == 0 and "exported to file" in log, log[-2000:]
     scripted = torch.jit.load(str(tmp_path / "model.ts"))
     x = torch.randn(1, 2, 64, 48)
@@ -142,14 +193,26 @@ def test_inference_on_fastmri_h5_and_dicom_series(tmp_path):
     writer.KeepOriginalImageUIDOn()  # else every file gets a new series UID
     for k in range(3):
         s = img[:, :, k]
-        for tag, value in (("0020|000e", "1.2.826.0.1.3680043.2.1125.1.77"), ("0020|0013", str(k + 1)),
-                           ("0020|0032", "\\".join(map(str, img.TransformIndexToPhysicalPoint((0, 0, k))))),
-                           ("0020|0037", "1\\0\\0\\0\\1\\0"), ("0008|0060", "MR")):
+        for tag, value in (
+            ("0020|000e", "1.2.826.0.1.3680043.2.1125.1.77"),
+            ("0020|0013", str(k + 1)),
+            ("0020|0032", "\\".join(map(str, img.TransformIndexToPhysicalPoint((0, 0, k))))),
+            ("0020|0037", "1\\0\\0\\0\\1\\0"),
+            ("0008|0060", "MR"),
+        ):
             s.SetMetaData(tag, value)
         writer.SetFileName(str(series / f"{k}.dcm"))
         writer.Execute(s)
-    rc, log = bundle("run", *config("inference.json"), "--input_path", str(series), "--output_dir", str(tmp_path / "dcm"),
-                     "--acceleration", "8")
+    rc, log = bundle(
+        "run",
+        *config("inference.json"),
+        "--input_path",
+        str(series),
+        "--output_dir",
+        str(tmp_path / "dcm"),
+        "--acceleration",
+        "8",
+    )
     assert rc == 0, log[-3000:]
     out = sitk.ReadImage(str(tmp_path / "dcm" / "series_recon.nii.gz"))
     assert out.GetSize() == (48, 48, 3) and np.allclose(out.GetSpacing(), (0.5, 0.5, 3.0), atol=1e-4)
@@ -181,11 +244,27 @@ def test_student_trains_on_fastmri_singlecoil_folders(tmp_path):
     from monai_chpnet.data.synthetic import ellipse_phantom, write_fastmri_h5
 
     for split, n in (("train", 3), ("val", 2)):
-        write_fastmri_h5(tmp_path / "knee" / f"singlecoil_{split}" / f"{split}1.h5", ellipse_phantom(n, (32, 32)),
-                         kspace_shape=(64, 64), recon_size=(32, 32))
-    rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(tmp_path / "models"),
-                     "--output_dir", str(tmp_path / "s"), "--dataset", "fastmri", "--dataset_dir", str(tmp_path / "knee"),
-                     "--kd", "none", *TINY)
+        write_fastmri_h5(
+            tmp_path / "knee" / f"singlecoil_{split}" / f"{split}1.h5",
+            ellipse_phantom(n, (32, 32)),
+            kspace_shape=(64, 64),
+            recon_size=(32, 32),
+        )
+    rc, log = bundle(
+        "run",
+        *config("train_student.json"),
+        "--ckpt_dir",
+        str(tmp_path / "models"),
+        "--output_dir",
+        str(tmp_path / "s"),
+        "--dataset",
+        "fastmri",
+        "--dataset_dir",
+        str(tmp_path / "knee"),
+        "--kd",
+        "none",
+        *TINY,
+    )
     assert rc == 0 and (tmp_path / "models" / "model.pt").is_file(), log[-3000:]
     assert "val_psnr" in log and "zf_psnr" in log
     from monai.bundle import ConfigParser
@@ -205,11 +284,32 @@ def test_student_trains_on_fastmri_singlecoil_folders(tmp_path):
         f["kspace"][..., 1::3] = 0  # acquired on two columns in three
         del f["reconstruction_esc"]
     torch.save(teacher_from_preset("tiny", in_channels=2).state_dict(), tmp_path / "models" / "teacher.pt")
-    rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(tmp_path / "models"),
-                     "--output_dir", str(tmp_path / "u"), "--dataset", "fastmri", "--dataset_dir", str(tmp_path / "knee"),
-                     "--kd", "static", "--unlabelled_dataset", "fastmri_acquired",
-                     "--unlabelled_dir", str(h5.parent), *TINY[:4], "--max_epochs", "1", "--epoch_length", "10",
-                     *TINY[8:14], "--val_interval", "1")  # 10 iterations: the stats line is logged every 10th
+    rc, log = bundle(
+        "run",
+        *config("train_student.json"),
+        "--ckpt_dir",
+        str(tmp_path / "models"),
+        "--output_dir",
+        str(tmp_path / "u"),
+        "--dataset",
+        "fastmri",
+        "--dataset_dir",
+        str(tmp_path / "knee"),
+        "--kd",
+        "static",
+        "--unlabelled_dataset",
+        "fastmri_acquired",
+        "--unlabelled_dir",
+        str(h5.parent),
+        *TINY[:4],
+        "--max_epochs",
+        "1",
+        "--epoch_length",
+        "10",
+        *TINY[8:14],
+        "--val_interval",
+        "1",
+    )  # 10 iterations: the stats line is logged every 10th
     assert rc == 0, log[-3000:]
     unl = [float(x) for x in re.findall(r"loss_unl: ([0-9.]+)", log)]
     assert unl and all(v > 0 for v in unl), log[-2000:]
@@ -218,16 +318,39 @@ def test_student_trains_on_fastmri_singlecoil_folders(tmp_path):
 @pytest.mark.slow
 def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
     ckpt = tmp_path / "models"
-    rc, log = bundle("run", *config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t"), *TINY)
+    rc, log = bundle(
+        "run", *config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t"), *TINY
+    )
     assert rc == 0 and (ckpt / "teacher.pt").is_file(), log[-3000:]
-    rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "s"),
-                     "--kd", "dynamic", *TINY)
+    rc, log = bundle(
+        "run",
+        *config("train_student.json"),
+        "--ckpt_dir",
+        str(ckpt),
+        "--output_dir",
+        str(tmp_path / "s"),
+        "--kd",
+        "dynamic",
+        *TINY,
+    )
     assert rc == 0 and (ckpt / "model.pt").is_file(), log[-3000:]
     assert "dynamic KD weight alpha_t" in log and "teacher_nmse" in log
-    assert sorted(p.name for p in (tmp_path / "s").glob("checkpoint_*.pt")) == ["checkpoint_checkpoint_2.pt", "checkpoint_checkpoint_4.pt"]
+    assert sorted(p.name for p in (tmp_path / "s").glob("checkpoint_*.pt")) == [
+        "checkpoint_checkpoint_2.pt",
+        "checkpoint_checkpoint_4.pt",
+    ]
     # a second run of the same command resumes from the last checkpoint (and finds nothing left to do)
-    rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "s"),
-                     "--kd", "dynamic", *TINY)
+    rc, log = bundle(
+        "run",
+        *config("train_student.json"),
+        "--ckpt_dir",
+        str(ckpt),
+        "--output_dir",
+        str(tmp_path / "s"),
+        "--kd",
+        "dynamic",
+        *TINY,
+    )
     assert rc == 0 and "resumed from" in log and "checkpoint_checkpoint_4.pt" in log, log[-3000:]
     saved = torch.load(tmp_path / "s" / "checkpoint_checkpoint_4.pt", weights_only=True)
     assert saved["best_model"]["_saved"], "the best score travels with the training checkpoint"
@@ -236,53 +359,136 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
     from monai.bundle import ConfigParser
 
     for overrides, knowledge_on, feature_on, bounded in (
-        ({}, True, True, False), ({"edge_correction": "false"}, False, True, False),
-        ({"feature_kd": "false"}, True, False, False), ({"kd": "none"}, True, False, False),
+        ({}, True, True, False),
+        ({"edge_correction": "false"}, False, True, False),
+        ({"feature_kd": "false"}, True, False, False),
+        ({"kd": "none"}, True, False, False),
         ({"teacher_bounded": "true"}, True, True, True),
         ({"kd_mix": "convex", "kd_ssim_weight": "1.0"}, True, True, False),
     ):
         parser = ConfigParser()
         parser.read_config(str(CONFIGS / "train_student.json"))
-        parser.update({"bundle_root": str(BUNDLE), "ckpt_dir": str(ckpt), "teacher_preset": "tiny", "student_preset": "tiny",
-                       **overrides})
+        parser.update(
+            {
+                "bundle_root": str(BUNDLE),
+                "ckpt_dir": str(ckpt),
+                "teacher_preset": "tiny",
+                "student_preset": "tiny",
+                **overrides,
+            }
+        )
         loss = parser.get_parsed_content("loss")
         assert (loss.knowledge is not None) is knowledge_on and (loss.feature is not None) is feature_on, overrides
         assert loss.output.bounded is bounded, overrides
-        assert (loss.mix, loss.output.ssim_weight) == (overrides.get("kd_mix", "add"), float(overrides.get("kd_ssim_weight", 0))), overrides
+        assert (loss.mix, loss.output.ssim_weight) == (
+            overrides.get("kd_mix", "add"),
+            float(overrides.get("kd_ssim_weight", 0)),
+        ), overrides
     # the other ablation arms run through the same config
-    for kd, extra in (("none", []), ("static", ["--feature_kd", "false", "--edge_correction", "false",
-                                                "--unlabelled_dataset", "sample", "--unlabelled_weight", "0.5"])):
-        rc, log = bundle("run", *config("train_student.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / kd),
-                         "--kd", kd, *extra, *TINY)
+    for kd, extra in (
+        ("none", []),
+        (
+            "static",
+            [
+                "--feature_kd",
+                "false",
+                "--edge_correction",
+                "false",
+                "--unlabelled_dataset",
+                "sample",
+                "--unlabelled_weight",
+                "0.5",
+            ],
+        ),
+    ):
+        rc, log = bundle(
+            "run",
+            *config("train_student.json"),
+            "--ckpt_dir",
+            str(ckpt),
+            "--output_dir",
+            str(tmp_path / kd),
+            "--kd",
+            kd,
+            *extra,
+            *TINY,
+        )
         assert rc == 0, (kd, log[-3000:])
     # inputs without a reference: the trainer gets their loader (truth deleted), and only where a teacher is
     parser = ConfigParser()
     parser.read_config(str(CONFIGS / "train_student.json"))
-    parser.update({"bundle_root": str(BUNDLE), "ckpt_dir": str(ckpt), "teacher_preset": "tiny", "student_preset": "tiny",
-                   "patch_size": 32, "num_workers": 0, "unlabelled_dataset": "sample", "unlabelled_weight": "0.5"})
+    parser.update(
+        {
+            "bundle_root": str(BUNDLE),
+            "ckpt_dir": str(ckpt),
+            "teacher_preset": "tiny",
+            "student_preset": "tiny",
+            "patch_size": 32,
+            "num_workers": 0,
+            "unlabelled_dataset": "sample",
+            "unlabelled_weight": "0.5",
+        }
+    )
     trainer = parser.get_parsed_content("train#trainer")
     batch = next(iter(trainer.unlabelled_data_loader))
     assert "target" not in batch and "kspace" not in batch and batch["image"].shape[1:] == (2, 32, 32)
     assert trainer.loss_function.unlabelled_weight == 0.5
-    assert parser.get_parsed_content("run_config").config["unlabelled"] == {"dataset": "sample", "dir": None, "weight": 0.5}
+    assert parser.get_parsed_content("run_config").config["unlabelled"] == {
+        "dataset": "sample",
+        "dir": None,
+        "weight": 0.5,
+    }
 
 
 @pytest.mark.slow
 def test_multi_gpu_config_runs_under_torchrun_on_cpu(tmp_path):
     ckpt = tmp_path / "models"
-    rc, log = bundle("run", *config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t"), *TINY)
+    rc, log = bundle(
+        "run", *config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t"), *TINY
+    )
     assert rc == 0, log[-2000:]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     files = json.dumps([str(CONFIGS / "train_student.json"), str(CONFIGS / "multi_gpu_train.json")])
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(port), "-m", "monai.bundle", "run", "--config_file", files,
-           "--meta_file", str(CONFIGS / "metadata.json"), "--logging_file", str(CONFIGS / "logging.conf"),
-           "--bundle_root", str(BUNDLE), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "ddp"),
-           "--unlabelled_dataset", "sample", *TINY]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        files,
+        "--meta_file",
+        str(CONFIGS / "metadata.json"),
+        "--logging_file",
+        str(CONFIGS / "logging.conf"),
+        "--bundle_root",
+        str(BUNDLE),
+        "--ckpt_dir",
+        str(ckpt),
+        "--output_dir",
+        str(tmp_path / "ddp"),
+        "--unlabelled_dataset",
+        "sample",
+        *TINY,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         log, _ = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -308,8 +514,14 @@ def test_teacher_config_starts_from_init_weights_and_names_a_wrong_file(tmp_path
     def network(init_weights):
         parser = ConfigParser()
         parser.read_config(str(CONFIGS / "train_teacher.json"))
-        parser.update({"bundle_root": str(BUNDLE), "teacher_preset": "tiny", "device": "$torch.device('cpu')",
-                       "init_weights": init_weights})
+        parser.update(
+            {
+                "bundle_root": str(BUNDLE),
+                "teacher_preset": "tiny",
+                "device": "$torch.device('cpu')",
+                "init_weights": init_weights,
+            }
+        )
         return parser.get_parsed_content("network")
 
     warm = network(str(tmp_path / "teacher.pt"))
@@ -337,6 +549,14 @@ def test_a_second_stage_in_the_first_stages_folder_is_refused_not_resumed(tmp_pa
     assert rc != 0 and len(errors) == 1 and "cannot resume" in errors[0], log[-2000:]
     assert "learning_rate: checkpoint=0.0005 run=0.00025" in errors[0] and "init_weights" in errors[0]
     assert "Traceback" not in log  # refused before the engine starts: one line, no engine exception report
-    rc, log = bundle("run", *config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t2"),
-                     *TINY, *second)
+    rc, log = bundle(
+        "run",
+        *config("train_teacher.json"),
+        "--ckpt_dir",
+        str(ckpt),
+        "--output_dir",
+        str(tmp_path / "t2"),
+        *TINY,
+        *second,
+    )
     assert rc == 0 and "resumed from" not in log, log[-2000:]

@@ -77,7 +77,10 @@ def test_dataset_reads_slice_by_slice_exactly(folder):
         assert torch.equal(item[ReconKeys.TARGET][0], torch.from_numpy(f["reconstruction_esc"][1]))
         assert item["max"] == f.attrs["max"] and item["norm"] == f.attrs["norm"]
     assert (item["fname"], item["slice_num"], item["patient_id"], item["acquisition"]) == (
-        "file1.h5", 1, "p1", "CORPD_FBK"
+        "file1.h5",
+        1,
+        "p1",
+        "CORPD_FBK",
     )
     assert item["recon_size"] == (8, 8, 1) and item["encoding_size"] == (16, 12, 1)
     assert [ds[i]["slice_num"] for i in range(4)] == [0, 1, 2, 3]
@@ -184,8 +187,12 @@ def test_training_dataset_selects_the_official_fastmri_splits(tmp_path):
     from monai_chpnet.transforms.recipes import kspace_transforms
 
     for split, n in (("train", 3), ("val", 2)):  # a grid wide enough for 8x masks' centre block
-        write_fastmri_h5(tmp_path / f"singlecoil_{split}" / f"{split}1.h5", ellipse_phantom(n, (32, 32)),
-                         kspace_shape=(64, 64), recon_size=(32, 32))
+        write_fastmri_h5(
+            tmp_path / f"singlecoil_{split}" / f"{split}1.h5",
+            ellipse_phantom(n, (32, 32)),
+            kspace_shape=(64, 64),
+            recon_size=(32, 32),
+        )
     train = training_dataset("fastmri", "train", root=tmp_path, kspace_transform=kspace_transforms(), seed=0)
     val = training_dataset("fastmri", "val", root=tmp_path, kspace_transform=kspace_transforms(), seed=0)
     assert (len(train), len(val)) == (3, 2)

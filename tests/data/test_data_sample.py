@@ -99,8 +99,8 @@ def test_unlabelled_inputs_are_other_pictures_and_reach_the_trainer_without_thei
 
     files = sample_unlabelled_files()
     assert [p.stem for p in files] == sorted(
-        ["cell", "hubble_deep_field", "immunohistochemistry", "microaneurysms", "retina", "shepp_logan_phantom",
-         "text"])
+        ["cell", "hubble_deep_field", "immunohistochemistry", "microaneurysms", "retina", "shepp_logan_phantom", "text"]
+    )
     training = {p.stem for group in sample_training_files().values() for p in group}
     assert not training & {p.stem for p in files}
     assert all(min(sitk.ReadImage(str(p)).GetSize()) >= 96 for p in files)  # the bundle's default patch fits

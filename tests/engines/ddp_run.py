@@ -22,8 +22,9 @@ def main(out_dir: str) -> None:
     # inputs without a reference too, split between the ranks like the labelled data
     u_base = unlabelled_loader(n=4)
     u_dl = unlabelled_loader(n=4, batch_size=1, sampler=DistributedSampler(u_base.dataset, shuffle=True, seed=1))
-    trainer, student, teacher, loss, *_ = build("dynamic", max_epochs=2, seed=0, train_data_loader=dl, distributed=True,
-                                                unlabelled_data_loader=u_dl)
+    trainer, student, teacher, loss, *_ = build(
+        "dynamic", max_epochs=2, seed=0, train_data_loader=dl, distributed=True, unlabelled_data_loader=u_dl
+    )
     trainer.run()
     digest = hashlib.sha256()
     for module in (student, teacher, loss):
@@ -32,8 +33,9 @@ def main(out_dir: str) -> None:
     with open(os.path.join(out_dir, f"rank{rank}.txt"), "w") as f:
         f.write(f"{digest.hexdigest()} {trainer.state.iteration}")
     # projectors built but their term switched off (beta = 0): DDP must not wait for their gradients
-    trainer, *_ = build("dynamic", max_epochs=2, seed=0, train_data_loader=dl, distributed=True,
-                        loss_kwargs={"beta": 0.0})
+    trainer, *_ = build(
+        "dynamic", max_epochs=2, seed=0, train_data_loader=dl, distributed=True, loss_kwargs={"beta": 0.0}
+    )
     trainer.run()
     with open(os.path.join(out_dir, f"rank{rank}_beta0.txt"), "w") as f:
         f.write(str(trainer.state.iteration))

@@ -19,7 +19,9 @@ SIZE = 32
 def recon_transform(seed: int = 0) -> Compose:
     t = Compose(
         [
-            RandSimulateAcquisitiond(ReconKeys.TARGET, mask_type="random", accelerations=(4,), center_fractions=(0.08,)),
+            RandSimulateAcquisitiond(
+                ReconKeys.TARGET, mask_type="random", accelerations=(4,), center_fractions=(0.08,)
+            ),
             NormalizeInstanced(ALL_SCALED_KEYS, mode="scale"),
             ZeroFilledChannelsd(output_keys="image"),
         ]
@@ -49,7 +51,9 @@ def networks(seed: int = 0):
     return teacher_from_preset("tiny", in_channels=2), student_from_preset("tiny", in_channels=2)
 
 
-def distillation_loss(student, teacher, edge_correction: bool = True, feature_kd: bool = True, **kwargs) -> DistillationLoss:
+def distillation_loss(
+    student, teacher, edge_correction: bool = True, feature_kd: bool = True, **kwargs
+) -> DistillationLoss:
     s_info, t_info = student.feature_info(), teacher.feature_info()
     pairs = [(list(s_info)[-1], list(t_info)[-1])]
     return DistillationLoss(
@@ -63,8 +67,13 @@ def build(kd: str = "dynamic", max_epochs: int = 1, seed: int = 0, **kwargs):
     from monai_chpnet.engines import DistillationTrainer
 
     teacher, student = networks(seed)
-    loss = distillation_loss(student, teacher, kwargs.pop("edge_correction", True), kwargs.pop("feature_kd", True),
-                             **kwargs.pop("loss_kwargs", {}))
+    loss = distillation_loss(
+        student,
+        teacher,
+        kwargs.pop("edge_correction", True),
+        kwargs.pop("feature_kd", True),
+        **kwargs.pop("loss_kwargs", {}),
+    )
     opt = torch.optim.Adam(list(student.parameters()) + list(loss.parameters()), lr=kwargs.pop("lr", 3e-3))
     topt = torch.optim.Adam(teacher.parameters(), lr=1e-3) if kd == "dynamic" else None
     trainer = DistillationTrainer(

@@ -13,8 +13,14 @@ CONFIG = {"teacher": "tiny", "student": "tiny", "kd": "dynamic"}
 
 def _objects(trainer, student, teacher, loss, opt, topt, config=CONFIG):
     return {
-        "trainer": trainer, "student": student, "teacher": teacher, "projectors": loss,
-        "optimizer": opt, "teacher_optimizer": topt, "alpha": trainer.alpha, "run_config": RunConfig(config),
+        "trainer": trainer,
+        "student": student,
+        "teacher": teacher,
+        "projectors": loss,
+        "optimizer": opt,
+        "teacher_optimizer": topt,
+        "alpha": trainer.alpha,
+        "run_config": RunConfig(config),
     }
 
 
@@ -26,7 +32,9 @@ def _killed_run(tmp_path, kill_at, save_interval=1):
             raise KeyboardInterrupt(f"killed at {kill_at}")
 
     trainer.add_event_handler(Events.ITERATION_COMPLETED, kill)  # before the saver: iteration kill_at is never saved
-    AtomicCheckpointSaver(str(tmp_path), _objects(trainer, student, teacher, loss, opt, topt), save_interval, n_saved=2).attach(trainer)
+    AtomicCheckpointSaver(
+        str(tmp_path), _objects(trainer, student, teacher, loss, opt, topt), save_interval, n_saved=2
+    ).attach(trainer)
     with pytest.raises(KeyboardInterrupt):
         trainer.run()
 
@@ -38,7 +46,9 @@ def test_kill_mid_epoch_and_resume_with_identical_state(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_checkpoint_4.pt", "checkpoint_checkpoint_5.pt"]
     saved = torch.load(ckpt, weights_only=True)
 
-    trainer, student, teacher, loss, opt, topt = build("dynamic", max_epochs=4, seed=99)  # other init: must be overwritten
+    trainer, student, teacher, loss, opt, topt = build(
+        "dynamic", max_epochs=4, seed=99
+    )  # other init: must be overwritten
     resume = ResumeFromCheckpoint(str(tmp_path), _objects(trainer, student, teacher, loss, opt, topt))
     resume.attach(trainer)
     seen = {}
@@ -152,7 +162,9 @@ def test_a_resumed_run_keeps_its_best_score_and_model(tmp_path):
         return torch.load(tmp_path / "model.pt", weights_only=True)
 
     def best_saver():
-        return AtomicCheckpointSaver(str(tmp_path), {"model": net}, key_metric_name="val_psnr", key_metric_filename="model.pt")
+        return AtomicCheckpointSaver(
+            str(tmp_path), {"model": net}, key_metric_name="val_psnr", key_metric_filename="model.pt"
+        )
 
     def train_a_bit():
         with torch.no_grad():
@@ -181,9 +193,12 @@ def test_a_resumed_run_keeps_its_best_score_and_model(tmp_path):
 def test_a_checkpoint_from_before_the_best_score_was_saved_still_resumes(tmp_path, caplog):
     _killed_run(tmp_path, kill_at=3, save_interval=0)  # its checkpoint has no best-model saver state
     trainer, student, teacher, loss, opt, topt = build("dynamic", max_epochs=4)
-    best = AtomicCheckpointSaver(str(tmp_path / "best"), {"model": student}, key_metric_name="val_psnr",
-                                 key_metric_filename="model.pt")
-    resume = ResumeFromCheckpoint(str(tmp_path), {**_objects(trainer, student, teacher, loss, opt, topt), "best_model": best})
+    best = AtomicCheckpointSaver(
+        str(tmp_path / "best"), {"model": student}, key_metric_name="val_psnr", key_metric_filename="model.pt"
+    )
+    resume = ResumeFromCheckpoint(
+        str(tmp_path), {**_objects(trainer, student, teacher, loss, opt, topt), "best_model": best}
+    )
     resume.attach(trainer)
     with caplog.at_level("WARNING"):
         trainer.run()
@@ -193,5 +208,7 @@ def test_a_checkpoint_from_before_the_best_score_was_saved_still_resumes(tmp_pat
 
 def test_settings_a_checkpoint_does_not_record_are_named_as_such():
     old = RunConfig({"kd": "dynamic"}).state_dict()
-    with pytest.raises(ValueError, match=r"learning_rate: checkpoint=None run=0.001.*does not record \['learning_rate'\]"):
+    with pytest.raises(
+        ValueError, match=r"learning_rate: checkpoint=None run=0.001.*does not record \['learning_rate'\]"
+    ):
         RunConfig({"kd": "dynamic", "learning_rate": 0.001}).load_state_dict(old)

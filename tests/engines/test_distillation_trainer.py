@@ -63,8 +63,14 @@ def test_every_student_loss_term_sends_gradient_to_the_student():
     for term in ("rec", "out", "feat", "edge"):
         student.zero_grad()
         s_out, s_feats = student.forward_features(image, **kw)
-        terms = loss(match_target(s_out, target.shape[-2:]), match_target(t_out, target.shape[-2:]).detach(), target,
-                     0.5, s_feats, {k: v.detach() for k, v in t_feats.items()})
+        terms = loss(
+            match_target(s_out, target.shape[-2:]),
+            match_target(t_out, target.shape[-2:]).detach(),
+            target,
+            0.5,
+            s_feats,
+            {k: v.detach() for k, v in t_feats.items()},
+        )
         terms[term].backward()
         norm = sum(p.grad.norm() ** 2 for p in student.parameters() if p.grad is not None) ** 0.5
         assert norm > 0, f"term {term} does not reach the student"
@@ -79,7 +85,9 @@ def test_thirty_iterations_lower_the_training_loss():
 
     def fixed_batch_loss():
         with torch.no_grad():
-            return float(trainer.loss_function.reconstruction(match_target(student(image, **kw), target.shape[-2:]), target))
+            return float(
+                trainer.loss_function.reconstruction(match_target(student(image, **kw), target.shape[-2:]), target)
+            )
 
     before = fixed_batch_loss()
     trainer.run()
@@ -104,7 +112,14 @@ def test_bad_configuration_and_shapes_raise():
 
     wrong = teacher_from_preset("tiny", in_channels=2, upscale=2)
     trainer = DistillationTrainer(
-        "cpu", 1, loader(), student, opt, loss, teacher=wrong, kd="static",
+        "cpu",
+        1,
+        loader(),
+        student,
+        opt,
+        loss,
+        teacher=wrong,
+        kd="static",
         prepare_batch=ReconPrepareBatch(kspace_key=None),
     )
     with pytest.raises(ValueError, match=r"teacher output \(4, 2, 64, 64\) and student output \(4, 2, 32, 32\)"):
@@ -151,9 +166,13 @@ def test_unlabelled_batches_teach_the_student_through_the_teacher_only():
     assert u_target is None and "kspace" not in u_batch and "target" not in u_batch
     student.zero_grad()
     teacher.zero_grad()
-    s_out, s_feats = student.forward_features(torch.cat([image, u_image]), **{k: torch.cat([v, u_kw[k]]) for k, v in kw.items()})
+    s_out, s_feats = student.forward_features(
+        torch.cat([image, u_image]), **{k: torch.cat([v, u_kw[k]]) for k, v in kw.items()}
+    )
     with torch.no_grad():
-        t_out, t_feats = teacher.forward_features(torch.cat([image, u_image]), **{k: torch.cat([v, u_kw[k]]) for k, v in kw.items()})
+        t_out, t_feats = teacher.forward_features(
+            torch.cat([image, u_image]), **{k: torch.cat([v, u_kw[k]]) for k, v in kw.items()}
+        )
     size = target.shape[-2:]
     terms = loss(match_target(s_out, size), match_target(t_out, size), target, 0.5, s_feats, t_feats)
     terms["unl"].backward()
@@ -172,8 +191,10 @@ def test_unlabelled_data_needs_a_teacher_no_target_and_the_labelled_shapes():
     trainer, *_ = build("static", unlabelled_data_loader=DataLoader(labelled, batch_size=2))
     with pytest.raises(ValueError, match="holds a target"):
         trainer.run()
-    small = [{k: (v[..., :16] if torch.is_tensor(v) and v.ndim >= 2 else v) for k, v in item.items()}
-             for item in unlabelled_loader().dataset]
+    small = [
+        {k: (v[..., :16] if torch.is_tensor(v) and v.ndim >= 2 else v) for k, v in item.items()}
+        for item in unlabelled_loader().dataset
+    ]
     trainer, *_ = build("static", unlabelled_data_loader=DataLoader(Dataset(small), batch_size=2))
     with pytest.raises(ValueError, match=r"unlabelled batch 'image' has shape \(2, 2, 32, 16\)"):
         trainer.run()

@@ -29,8 +29,13 @@ def _evaluator(network, teacher=None, handlers=()):
     if teacher is not None:
         metrics["teacher_nmse"] = VolumeNMSE(output_transform=from_engine(["teacher_pred", "label"]))
     return ReconEvaluator(
-        "cpu", loader(), network, teacher=teacher, key_val_metric={"val_psnr": metrics.pop("val_psnr")},
-        additional_metrics=metrics, val_handlers=list(handlers),
+        "cpu",
+        loader(),
+        network,
+        teacher=teacher,
+        key_val_metric={"val_psnr": metrics.pop("val_psnr")},
+        additional_metrics=metrics,
+        val_handlers=list(handlers),
     )
 
 
@@ -58,9 +63,7 @@ def test_outputs_are_in_input_units_and_metrics_follow_fastmri_definitions():
 def test_dynamic_weight_and_comparison_figure(tmp_path):
     trainer, student, teacher, *_ = build("dynamic")
     alpha = DynamicKDWeight(0.5)
-    evaluator = _evaluator(
-        student, teacher, [DynamicKDWeightHandler(alpha), ComparisonFigureSaver(str(tmp_path))]
-    )
+    evaluator = _evaluator(student, teacher, [DynamicKDWeightHandler(alpha), ComparisonFigureSaver(str(tmp_path))])
     evaluator.run()
     m = evaluator.state.metrics
     assert abs(alpha.value - m["val_nmse"] / (m["val_nmse"] + m["teacher_nmse"])) < 1e-9
@@ -75,7 +78,9 @@ def test_best_model_is_saved_under_a_fixed_name_as_a_bare_state_dict(tmp_path):
     from monai_chpnet.engines import AtomicCheckpointSaver
 
     trainer, student, *_ = build("none")
-    saver = AtomicCheckpointSaver(str(tmp_path), {"model": student}, key_metric_name="val_psnr", key_metric_filename="model.pt")
+    saver = AtomicCheckpointSaver(
+        str(tmp_path), {"model": student}, key_metric_name="val_psnr", key_metric_filename="model.pt"
+    )
     evaluator = _evaluator(student, handlers=[saver])
     evaluator.run()
     state = torch.load(tmp_path / "model.pt", weights_only=True)

@@ -73,7 +73,9 @@ def test_output_distillation_with_structure_adds_one_minus_ssim_to_the_knowledge
     assert 0 < one_minus_ssim.item() < 1
     assert structured.item() == pytest.approx(plain.item() + 0.5 * one_minus_ssim.item(), rel=1e-6)
     # with ssim_weight 1 it is the reconstruction loss with the knowledge in place of the truth
-    assert OutputDistillationLoss(ssim_weight=1.0)(s, t).item() == pytest.approx(ReconstructionLoss()(s, t).item(), rel=1e-6)
+    assert OutputDistillationLoss(ssim_weight=1.0)(s, t).item() == pytest.approx(
+        ReconstructionLoss()(s, t).item(), rel=1e-6
+    )
     assert OutputDistillationLoss(ssim_weight=1.0)(t, t).item() == pytest.approx(0.0, abs=1e-5)
     structured.backward()
     assert s.grad.norm() > 0
@@ -219,7 +221,13 @@ def test_rows_beyond_the_target_are_distilled_from_the_teacher_only():
     loss_fn = DistillationLoss(knowledge=EdgeCorrectedKnowledge(), feature=feature, unlabelled_weight=2.0)
     terms = loss_fn(s, t, gt, alpha=0.7, student_features=s_feats, teacher_features=t_feats)
     labelled = DistillationLoss(knowledge=EdgeCorrectedKnowledge(), feature=feature)(
-        s[:3], t[:3], gt, alpha=0.7, student_features={"feat": s_feats["feat"][:3]}, teacher_features={"feat": t_feats["feat"][:3]})
+        s[:3],
+        t[:3],
+        gt,
+        alpha=0.7,
+        student_features={"feat": s_feats["feat"][:3]},
+        teacher_features={"feat": t_feats["feat"][:3]},
+    )
     for key in ("rec", "out", "edge"):
         assert torch.allclose(terms[key], labelled[key]), key
     assert torch.allclose(terms["unl"], (s[3:] - t[3:]).abs().mean())

@@ -14,16 +14,28 @@ def test_config_defaults_are_the_documented_defaults():
     assert params == ReconParams(acceleration=4.0, mask_type="random", seed=0, slice_axis=0, result_extension=".nii.gz")
     assert parse_recon_params({}) == params
     assert params.reconstruct_kwargs() == {
-        "acceleration": 4.0, "undersampled": False, "center_fraction": None, "mask_type": "random", "seed": 0,
+        "acceleration": 4.0,
+        "undersampled": False,
+        "center_fraction": None,
+        "mask_type": "random",
+        "seed": 0,
         "slice_axis": 0,
     }
 
 
 def test_client_values_are_coerced():
-    params = parse_recon_params({
-        "acceleration": "8", "center_fraction": 0.04, "mask_type": "equispaced", "seed": "7.0", "slice_axis": 2,
-        "result_extension": "nrrd", "model": "chpnet_mri_recon", "device": "cpu",  # MONAI Label's keys: ignored
-    })
+    params = parse_recon_params(
+        {
+            "acceleration": "8",
+            "center_fraction": 0.04,
+            "mask_type": "equispaced",
+            "seed": "7.0",
+            "slice_axis": 2,
+            "result_extension": "nrrd",
+            "model": "chpnet_mri_recon",
+            "device": "cpu",  # MONAI Label's keys: ignored
+        }
+    )
     assert params == ReconParams(8.0, False, 0.04, "equispaced", 7, 2, ".nrrd")
     assert params.to_json()["acceleration"] == 8.0
 

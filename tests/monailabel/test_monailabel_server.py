@@ -47,7 +47,9 @@ class Server:
         """``POST /infer/chpnet_mri_recon`` as MONAI Label's clients send it: ``params`` as a multipart form field."""
         query = {"image": self.image_id if image is None else image, **query}
         return requests.post(
-            f"{self.url}/infer/{MODEL}", params=query, files={"params": (None, json.dumps(params))},
+            f"{self.url}/infer/{MODEL}",
+            params=query,
+            files={"params": (None, json.dumps(params))},
             timeout=REQUEST_TIMEOUT_S,
         )
 
@@ -105,7 +107,9 @@ def _stop_group(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("monailabel")
-    app = shutil.copytree(SAMPLE_APP_DIR, root / "app", ignore=shutil.ignore_patterns("__pycache__", "model", "logs", "bin"))
+    app = shutil.copytree(
+        SAMPLE_APP_DIR, root / "app", ignore=shutil.ignore_patterns("__pycache__", "model", "logs", "bin")
+    )
     studies = root / "studies"
     studies.mkdir()
     image = write_slab(studies / "t1_slab.nii.gz")
@@ -115,12 +119,32 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.update(HOME=str(root / "home"), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     log = root / "server.log"
     command = [
-        sys.executable, "-m", "monailabel.main", "start_server", "--app", str(app), "--studies", str(studies),
-        "--host", "127.0.0.1", "--port", str(port), "--conf", "models", MODEL,
+        sys.executable,
+        "-m",
+        "monailabel.main",
+        "start_server",
+        "--app",
+        str(app),
+        "--studies",
+        str(studies),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--conf",
+        "models",
+        MODEL,
     ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(command, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_until_serving(proc, url, log)
@@ -167,15 +191,26 @@ def test_infer_returns_the_image_with_the_input_geometry_and_beats_zero_filling(
     assert recon_psnr > zf_psnr + 1.0, (recon_psnr, zf_psnr)
     assert result["metrics"]["reconstruction"]["psnr"] == pytest.approx(recon_psnr, abs=1e-3)
     assert result["metrics"]["zero_filled"]["psnr"] == pytest.approx(zf_psnr, abs=1e-3)
-    assert result["params"] == {"acceleration": 4.0, "undersampled": False, "center_fraction": None, "mask_type": "random", "seed": 0,
-                                "slice_axis": 0, "result_extension": ".nii.gz"}
+    assert result["params"] == {
+        "acceleration": 4.0,
+        "undersampled": False,
+        "center_fraction": None,
+        "mask_type": "random",
+        "seed": 0,
+        "slice_axis": 0,
+        "result_extension": ".nii.gz",
+    }
 
 
 def test_uploaded_file_and_image_only_output(server, tmp_path):
     with open(server.image_path, "rb") as f:
         response = requests.post(
-            f"{server.url}/infer/{MODEL}", params={"output": "image"},
-            files={"file": ("upload.nii.gz", f), "params": (None, json.dumps({"acceleration": 8, "result_extension": ".nrrd"}))},
+            f"{server.url}/infer/{MODEL}",
+            params={"output": "image"},
+            files={
+                "file": ("upload.nii.gz", f),
+                "params": (None, json.dumps({"acceleration": 8, "result_extension": ".nrrd"})),
+            },
             timeout=REQUEST_TIMEOUT_S,
         )
     assert response.status_code == 200, response.text

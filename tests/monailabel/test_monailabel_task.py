@@ -78,8 +78,16 @@ def test_nrrd_result_and_already_undersampled_input(task, slab, tmp_path):
     undersampled = sitk.GetImageFromArray(acquired.zero_filled)
     undersampled.CopyInformation(reference)
     sitk.WriteImage(undersampled, str(tmp_path / "undersampled.nii.gz"))
-    image, result, path = _run(task, {"image": str(tmp_path / "undersampled.nii.gz"), "undersampled": "true",
-                                      "acceleration": 4, "seed": 5, "result_extension": ".nrrd"})
+    image, result, path = _run(
+        task,
+        {
+            "image": str(tmp_path / "undersampled.nii.gz"),
+            "undersampled": "true",
+            "acceleration": 4,
+            "seed": 5,
+            "result_extension": ".nrrd",
+        },
+    )
     assert path.suffix == ".nrrd"
     assert_same_geometry(image, reference)
     assert result["metrics"] == {} and result["params"]["undersampled"] is True  # no reference to score against
@@ -88,12 +96,16 @@ def test_nrrd_result_and_already_undersampled_input(task, slab, tmp_path):
 
 
 def test_fastmri_kspace_gives_an_image_on_its_reconstruction_grid(task, tmp_path):
-    h5 = write_fastmri_h5(tmp_path / "file1000001.h5", ellipse_phantom(2, (48, 40)), kspace_shape=(64, 48), recon_size=(40, 40))
+    h5 = write_fastmri_h5(
+        tmp_path / "file1000001.h5", ellipse_phantom(2, (48, 40)), kspace_shape=(64, 48), recon_size=(40, 40)
+    )
     image, result, path = _run(task, {"image": str(h5), "acceleration": 4})
     assert path.name.startswith("file1000001_recon_")
     assert image.GetSize() == (40, 40, 2) and image.GetSpacing() == (1.0, 1.0, 1.0)  # k-space carries no geometry
     assert set(result["metrics"]) == {"zero_filled", "reconstruction"}
-    multi = write_fastmri_h5(tmp_path / "multi.h5", ellipse_phantom(1, (32, 32)), kspace_shape=(32, 32), recon_size=(32, 32), num_coils=4)
+    multi = write_fastmri_h5(
+        tmp_path / "multi.h5", ellipse_phantom(1, (32, 32)), kspace_shape=(32, 32), recon_size=(32, 32), num_coils=4
+    )
     with pytest.raises(HTTPException) as err:
         task({"image": str(multi)})
     assert err.value.status_code == 422 and "cannot reconstruct multi.h5" in err.value.detail

@@ -117,11 +117,13 @@ def test_interleaved_data_consistency_is_exact_and_trained():
     """Each intermediate estimate is data-consistent, the output keeps the measured columns bit-exactly, and the
     interleaved heads receive gradient (they are part of the model, not decoration)."""
     torch.manual_seed(0)
-    net = SwinRestorationTeacher(in_channels=2, embed_dim=16, depths=(1, 1, 1), num_heads=2, window_size=4,
-                                 token_stride=2, interleaved_dc=True)
+    net = SwinRestorationTeacher(
+        in_channels=2, embed_dim=16, depths=(1, 1, 1), num_heads=2, window_size=4, token_stride=2, interleaved_dc=True
+    )
     assert len(net.dc_decoders) == len(net.dc_encoders) == 2
-    plain = SwinRestorationTeacher(in_channels=2, embed_dim=16, depths=(1, 1, 1), num_heads=2, window_size=4,
-                                   token_stride=2)
+    plain = SwinRestorationTeacher(
+        in_channels=2, embed_dim=16, depths=(1, 1, 1), num_heads=2, window_size=4, token_stride=2
+    )
     assert count_parameters(net) > count_parameters(plain)
     for decoder in net.dc_decoders:  # zero-initialised: the untrained teacher equals the plain one
         assert not decoder[0].weight.any()

@@ -10,8 +10,14 @@ def test_parameter_count_and_names_match_fastmri():
         net = FastMRIUNet(in_channels=1)
     assert count_parameters(net) == 7_756_097  # fastmri.models.Unet(1, 1, chans=32, num_pool_layers=4)
     keys = set(net.state_dict())
-    assert {"down_sample_layers.0.layers.0.weight", "conv.layers.4.weight", "up_transpose_conv.3.layers.0.weight",
-            "up_conv.3.0.layers.0.weight", "up_conv.3.1.weight", "up_conv.3.1.bias"} <= keys
+    assert {
+        "down_sample_layers.0.layers.0.weight",
+        "conv.layers.4.weight",
+        "up_transpose_conv.3.layers.0.weight",
+        "up_conv.3.0.layers.0.weight",
+        "up_conv.3.1.weight",
+        "up_conv.3.1.bias",
+    } <= keys
     assert not any(k.endswith("bias") for k in keys - {"up_conv.3.1.bias"})  # convolutions without bias
 
 

@@ -39,11 +39,15 @@ def test_background_equals_in_process_with_identical_geometry(scene, input_node,
     in_process = logic.reconstruct(input_node, request, show=False)
     expected = slicer.util.arrayFromVolume(in_process.reconstruction)
     # another process, other thread count: float32 summation order differs (0.1 % of the data range is plenty)
-    np.testing.assert_allclose(slicer.util.arrayFromVolume(outcome.reconstruction), expected,
-                               rtol=1e-4, atol=1e-3 * float(expected.max()))
-    np.testing.assert_array_equal(slicer.util.arrayFromVolume(outcome.zero_filled),
-                                  slicer.util.arrayFromVolume(in_process.zero_filled))
-    assert outcome.metrics["reconstruction"]["psnr"] == pytest.approx(in_process.metrics["reconstruction"]["psnr"], abs=1e-3)
+    np.testing.assert_allclose(
+        slicer.util.arrayFromVolume(outcome.reconstruction), expected, rtol=1e-4, atol=1e-3 * float(expected.max())
+    )
+    np.testing.assert_array_equal(
+        slicer.util.arrayFromVolume(outcome.zero_filled), slicer.util.arrayFromVolume(in_process.zero_filled)
+    )
+    assert outcome.metrics["reconstruction"]["psnr"] == pytest.approx(
+        in_process.metrics["reconstruction"]["psnr"], abs=1e-3
+    )
     assert outcome.metrics["reconstruction"]["psnr"] > outcome.metrics["zero_filled"]["psnr"]
     assert outcome.reference is input_node
 
@@ -54,8 +58,9 @@ def test_background_reference_volume_is_sent_to_the_worker(scene, make_volume, s
 
     undersampled = reconstruct_volume(sample_voxels.astype(np.float32), None, 4.0, seed=1).zero_filled
     input_node, reference = make_volume(undersampled, "Undersampled"), make_volume(sample_voxels, "Reference")
-    job = ReconstructionLogic(scene).start_background(input_node, ReconstructionRequest(simulate=False, threads=1),
-                                                      reference_node=reference, env=ONE_THREAD)
+    job = ReconstructionLogic(scene).start_background(
+        input_node, ReconstructionRequest(simulate=False, threads=1), reference_node=reference, env=ONE_THREAD
+    )
     assert os.path.isfile(os.path.join(job.temp_dir, "reference.nrrd"))
     job.wait(TIMEOUT)
     outcome = job.finish()
@@ -93,16 +98,25 @@ def test_worker_errors_surface_with_their_message(scene, input_node, tmp_path):
 
 
 def test_unknown_executable_is_a_clear_error(tmp_path):
-    process = BackgroundReconstruction(tmp_path / "in.nrrd", tmp_path / "out", ReconstructionRequest(),
-                                       python_executable=str(tmp_path / "no-such-python"))
+    process = BackgroundReconstruction(
+        tmp_path / "in.nrrd",
+        tmp_path / "out",
+        ReconstructionRequest(),
+        python_executable=str(tmp_path / "no-such-python"),
+    )
     with pytest.raises(ReconstructionFailedError, match="cannot start .*no-such-python"):
         process.start()
 
 
 def test_command_and_environment_reach_the_library(tmp_path):
-    process = BackgroundReconstruction(tmp_path / "in.nrrd", tmp_path / "out", ReconstructionRequest(slice_axis="I"),
-                                       reference_file=tmp_path / "ref.nrrd", python_paths=["/opt/checkout"],
-                                       env={"PYTHONPATH": "/inherited"})
+    process = BackgroundReconstruction(
+        tmp_path / "in.nrrd",
+        tmp_path / "out",
+        ReconstructionRequest(slice_axis="I"),
+        reference_file=tmp_path / "ref.nrrd",
+        python_paths=["/opt/checkout"],
+        env={"PYTHONPATH": "/inherited"},
+    )
     cmd = process.command()
     assert cmd[:3] == [sys.executable, "-m", "CHPNetReconLib.worker"]
     assert cmd[cmd.index("--reference") + 1] == str(tmp_path / "ref.nrrd")

@@ -24,4 +24,6 @@ def test_monai_chpnet_root_is_what_the_worker_needs_on_its_path():
 def test_missing_requirements_checks_names_and_versions():
     assert dependencies.missing_requirements(dependencies.read_requirements()) == []  # this venv has them all
     assert dependencies.missing_requirements(["torch>=999", "numpy>=1", "surely-not-installed-chpnet-xyz"]) == [
-        "torch>=999", "surely-not-installed-chpnet-xyz"]
+        "torch>=999",
+        "surely-not-installed-chpnet-xyz",
+    ]

@@ -36,7 +36,7 @@ def _cmake_list(text: str, variable: str, module_name: str) -> List[str]:
 
 def _set_value(text: str, variable: str) -> str:
     match = re.search(rf'set\(\s*{variable}\s+"([^"]*)"', text)
-    assert match, f"set({variable} \"...\") not found"
+    assert match, f'set({variable} "...") not found'
     return match.group(1)
 
 
@@ -75,7 +75,11 @@ def test_module_cmake_lists_exactly_the_files_on_disk():
     library = sorted(str(p.relative_to(MODULE_DIR)) for p in (MODULE_DIR / f"{MODULE}Lib").glob("*.py"))
     assert sorted(s for s in scripts if s.startswith(f"{MODULE}Lib/")) == library, "library files not all listed"
     assert scripts[0] == f"{MODULE}.py"
-    assert set(resources) == {f"Resources/Icons/{MODULE}.png", f"Resources/UI/{MODULE}.ui", "Resources/requirements.txt"}
+    assert set(resources) == {
+        f"Resources/Icons/{MODULE}.png",
+        f"Resources/UI/{MODULE}.ui",
+        "Resources/requirements.txt",
+    }
     assert re.search(r"slicerMacroBuildScriptedModule\(.*WITH_GENERIC_TESTS", text, re.S)
     assert "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in text
     assert "add_subdirectory(Testing)" in text
@@ -85,14 +89,21 @@ def test_testing_folder_is_wired_into_cmake():
     testing = MODULE_DIR / "Testing"
     assert "add_subdirectory(Python)" in _cmake(testing / "CMakeLists.txt")
     python_cmake = _cmake(testing / "Python" / "CMakeLists.txt")
-    scripts = [s.replace("${MODULE_NAME}", MODULE) for s in re.findall(r"slicer_add_python_unittest\(\s*SCRIPT\s+(\S+)\s*\)", python_cmake)]
+    scripts = [
+        s.replace("${MODULE_NAME}", MODULE)
+        for s in re.findall(r"slicer_add_python_unittest\(\s*SCRIPT\s+(\S+)\s*\)", python_cmake)
+    ]
     assert scripts and all((testing / "Python" / s).is_file() for s in scripts)
 
 
 def test_module_script_follows_the_scripted_module_template(module_ast):
     classes: Dict[str, ast.ClassDef] = {n.name: n for n in module_ast.body if isinstance(n, ast.ClassDef)}
-    for name, base in ((MODULE, "ScriptedLoadableModule"), (f"{MODULE}Widget", "ScriptedLoadableModuleWidget"),
-                       (f"{MODULE}Logic", "ScriptedLoadableModuleLogic"), (f"{MODULE}Test", "ScriptedLoadableModuleTest")):
+    for name, base in (
+        (MODULE, "ScriptedLoadableModule"),
+        (f"{MODULE}Widget", "ScriptedLoadableModuleWidget"),
+        (f"{MODULE}Logic", "ScriptedLoadableModuleLogic"),
+        (f"{MODULE}Test", "ScriptedLoadableModuleTest"),
+    ):
         assert name in classes, f"class {name} missing"
         assert base in [ast.unparse(b) for b in classes[name].bases]
     assert f"{MODULE}FileReader" in classes  # Slicer finds the .h5 reader by this name
@@ -110,8 +121,13 @@ def test_module_imports_only_what_the_library_defines(module_ast):
             path = MODULE_DIR / (node.module.replace(".", "/") + (".py" if "." in node.module else "/__init__.py"))
             tree = ast.parse(path.read_text(encoding="utf-8"))
             defined = {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
-            defined |= {t.id for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
-                        for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+            defined |= {
+                t.id
+                for n in tree.body
+                if isinstance(n, (ast.Assign, ast.AnnAssign))
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                if isinstance(t, ast.Name)
+            }
             submodules = {p.stem for p in (MODULE_DIR / f"{MODULE}Lib").glob("*.py")}
             for alias in node.names:
                 assert alias.name in defined | submodules, f"{node.module} has no {alias.name}"
@@ -132,13 +148,17 @@ def test_ui_parses_and_has_every_widget_the_module_uses(ui):
     custom = {cls for cls in widgets.values() if cls.startswith(("ctk", "qMRML"))}
     assert custom <= declared, f"custom widgets not declared: {custom - declared}"
     combos = {n for n, cls in widgets.items() if cls == "qMRMLNodeComboBox"}
-    receivers = {c.findtext("receiver") for c in ui.iter("connection") if c.findtext("slot") == "setMRMLScene(vtkMRMLScene*)"}
+    receivers = {
+        c.findtext("receiver") for c in ui.iter("connection") if c.findtext("slot") == "setMRMLScene(vtkMRMLScene*)"
+    }
     assert combos == receivers, "every node selector must receive the scene"
 
 
 def _parameter_fields(module_ast: ast.Module) -> Set[str]:
     for node in module_ast.body:
-        if isinstance(node, ast.ClassDef) and any(ast.unparse(d) == "parameterNodeWrapper" for d in node.decorator_list):
+        if isinstance(node, ast.ClassDef) and any(
+            ast.unparse(d) == "parameterNodeWrapper" for d in node.decorator_list
+        ):
             return {n.target.id for n in node.body if isinstance(n, ast.AnnAssign)}
     raise AssertionError("no @parameterNodeWrapper class")
 
@@ -166,8 +186,11 @@ def test_requirements_are_setup_py_runtime_needs_minus_what_slicer_ships():
     from CHPNetReconLib.dependencies import REQUIREMENTS_FILE, read_requirements
 
     setup_tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
-    install_requires = next(ast.literal_eval(n.value) for n in setup_tree.body
-                            if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "INSTALL_REQUIRES")
+    install_requires = next(
+        ast.literal_eval(n.value)
+        for n in setup_tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "INSTALL_REQUIRES"
+    )
     shipped_by_slicer = {"numpy", "SimpleITK"}
     only_for_the_bundle_cli = {"fire"}  # `python -m monai.bundle` needs it; the module calls inference directly
 
@@ -194,5 +217,6 @@ def test_library_imports_only_mrml_vtk_numpy_at_module_level(path):
             continue
         for full in names:
             top = full.split(".")[0]
-            assert top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY or top == "__future__", \
+            assert top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY or top == "__future__", (
                 f"{path.name} imports {full} at module level"
+            )

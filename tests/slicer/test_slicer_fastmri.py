@@ -56,8 +56,12 @@ def test_fastmri_node_reconstructs_from_its_kspace(scene, fastmri_file, network)
     node = logic.load_fastmri(str(fastmri_file))
     outcome = logic.reconstruct(node, ReconstructionRequest(acceleration=4.0))
     direct = reconstruct_file(fastmri_file, network, acceleration=4.0)
-    np.testing.assert_allclose(slicer.util.arrayFromVolume(outcome.reconstruction), direct.reconstruction, rtol=1e-5, atol=1e-4)
-    assert outcome.metrics["reconstruction"]["psnr"] == pytest.approx(direct.metrics["reconstruction"]["psnr"], abs=1e-4)
+    np.testing.assert_allclose(
+        slicer.util.arrayFromVolume(outcome.reconstruction), direct.reconstruction, rtol=1e-5, atol=1e-4
+    )
+    assert outcome.metrics["reconstruction"]["psnr"] == pytest.approx(
+        direct.metrics["reconstruction"]["psnr"], abs=1e-4
+    )
     assert outcome.reference is node
     with pytest.raises(UnsupportedVolumeError, match="choose slice axis K"):
         logic.reconstruct(node, ReconstructionRequest(slice_axis="J"))
@@ -74,5 +78,6 @@ def test_fastmri_node_in_background(scene, fastmri_file, network):
     in_process = logic.reconstruct(node, ReconstructionRequest(acceleration=8.0), show=False)
     expected = slicer.util.arrayFromVolume(in_process.reconstruction)
     # another process, other thread count: float32 summation order differs (0.1 % of the data range is plenty)
-    np.testing.assert_allclose(slicer.util.arrayFromVolume(outcome.reconstruction), expected,
-                               rtol=1e-4, atol=1e-3 * float(expected.max()))
+    np.testing.assert_allclose(
+        slicer.util.arrayFromVolume(outcome.reconstruction), expected, rtol=1e-4, atol=1e-3 * float(expected.max())
+    )

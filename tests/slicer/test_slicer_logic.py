@@ -21,7 +21,9 @@ def test_reconstruction_keeps_geometry_and_beats_zero_filling(scene, input_node,
     input_node.SetAndObserveTransformNodeID(transform.GetID())
     steps = []
     outcome = ReconstructionLogic(scene).reconstruct(
-        input_node, ReconstructionRequest(acceleration=4.0), progress=lambda done, total: steps.append((done, total)),
+        input_node,
+        ReconstructionRequest(acceleration=4.0),
+        progress=lambda done, total: steps.append((done, total)),
     )
     for node in (outcome.reconstruction, outcome.zero_filled):
         np.testing.assert_array_equal(ijk_to_ras(node), oblique_ijk_to_ras())  # exactly, not approximately
@@ -44,10 +46,16 @@ def test_every_slice_axis_equals_monai_chpnet_on_the_reordered_volume(scene, inp
     request = ReconstructionRequest(acceleration=4.0, slice_axis=axis, seed=5)
     outcome = ReconstructionLogic(scene).reconstruct(input_node, request, show=False)
     direct = reconstruct_volume(to_slices(voxel_array(input_node), axis), network, 4.0, seed=5)
-    np.testing.assert_allclose(slicer.util.arrayFromVolume(outcome.reconstruction), from_slices(direct.reconstruction, axis),
-                               rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(
+        slicer.util.arrayFromVolume(outcome.reconstruction),
+        from_slices(direct.reconstruction, axis),
+        rtol=1e-5,
+        atol=1e-3,
+    )
     np.testing.assert_array_equal(ijk_to_ras(outcome.reconstruction), oblique_ijk_to_ras())
-    assert outcome.metrics["reconstruction"]["psnr"] == pytest.approx(direct.metrics["reconstruction"]["psnr"], abs=1e-4)
+    assert outcome.metrics["reconstruction"]["psnr"] == pytest.approx(
+        direct.metrics["reconstruction"]["psnr"], abs=1e-4
+    )
 
 
 def test_user_reference_gives_the_metrics(scene, make_volume, sample_voxels, network):
@@ -64,7 +72,9 @@ def test_user_reference_gives_the_metrics(scene, make_volume, sample_voxels, net
     outcome = logic.reconstruct(input_node, ReconstructionRequest(simulate=False), reference_node=reference)
     assert outcome.reference is reference
     recon = slicer.util.arrayFromVolume(outcome.reconstruction)
-    assert outcome.metrics["reconstruction"]["psnr"] == pytest.approx(psnr(sample_voxels.astype(np.float32), recon), abs=1e-4)
+    assert outcome.metrics["reconstruction"]["psnr"] == pytest.approx(
+        psnr(sample_voxels.astype(np.float32), recon), abs=1e-4
+    )
     assert set(outcome.metrics) == {"zero_filled", "reconstruction"}
     # the acquisition's mask (4x, seed 1) lets data consistency keep the measured columns: better than the input
     acquired = logic.reconstruct(input_node, ReconstructionRequest(simulate=False, seed=1), reference_node=reference)
@@ -75,8 +85,13 @@ def test_output_nodes_are_reused(scene, input_node, network):
     logic = ReconstructionLogic(scene)
     first = logic.reconstruct(input_node, ReconstructionRequest(), show=False)
     count = scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
-    second = logic.reconstruct(input_node, ReconstructionRequest(acceleration=8.0), output_node=first.reconstruction,
-                               zero_filled_node=first.zero_filled, show=False)
+    second = logic.reconstruct(
+        input_node,
+        ReconstructionRequest(acceleration=8.0),
+        output_node=first.reconstruction,
+        zero_filled_node=first.zero_filled,
+        show=False,
+    )
     assert second.reconstruction is first.reconstruction and second.zero_filled is first.zero_filled
     assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == count
     assert second.acceleration > 6.0

@@ -47,8 +47,9 @@ def test_layout_xml_has_three_named_views_in_a_row():
 @pytest.mark.parametrize("axis", ["K", "J", "I"])
 def test_three_linked_views_cut_the_volume_along_the_slice_axis(scene, make_volume, axis):
     rng = np.random.default_rng(0)
-    zero_filled, reconstruction, reference = (make_volume(rng.random((6, 7, 8)) * s, n)
-                                              for s, n in ((1, "ZF"), (2, "Rec"), (3, "Ref")))
+    zero_filled, reconstruction, reference = (
+        make_volume(rng.random((6, 7, 8)) * s, n) for s, n in ((1, "ZF"), (2, "Rec"), (3, "Ref"))
+    )
     names = show_comparison(scene, [zero_filled, reconstruction, reference], axis)
     assert names == list(VIEW_NAMES)
     assert scene.GetFirstNodeByClass("vtkMRMLLayoutNode").GetViewArrangement() == COMPARISON_LAYOUT_ID
@@ -65,8 +66,10 @@ def test_three_linked_views_cut_the_volume_along_the_slice_axis(scene, make_volu
         matrices.append(slice_to_ras)
     np.testing.assert_allclose(matrices[0], matrices[1])  # all three views show the same plane
     np.testing.assert_allclose(matrices[0], matrices[2])
-    windows = {(v.GetDisplayNode().GetWindowLevelMin(), v.GetDisplayNode().GetWindowLevelMax())
-               for v in (zero_filled, reconstruction, reference)}
+    windows = {
+        (v.GetDisplayNode().GetWindowLevelMin(), v.GetDisplayNode().GetWindowLevelMax())
+        for v in (zero_filled, reconstruction, reference)
+    }
     assert len(windows) == 1  # one grey scale for the three
     low, high = windows.pop()
     assert high > 2.5 and not any(v.GetDisplayNode().GetAutoWindowLevel() for v in (zero_filled, reference))

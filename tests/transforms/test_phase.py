@@ -46,7 +46,9 @@ def test_phase_is_smooth(size):
     for _ in range(50):
         t.randomize()
         phase = t.phase((size, size))
-        steps.append(max(float((phase[1:] - phase[:-1]).abs().max()), float((phase[:, 1:] - phase[:, :-1]).abs().max())))
+        steps.append(
+            max(float((phase[1:] - phase[:-1]).abs().max()), float((phase[:, 1:] - phase[:, :-1]).abs().max()))
+        )
         spans.append(float(phase.max() - phase.min()))
     assert max(steps) < 50.0 / size
     assert np.mean(spans) > math.pi

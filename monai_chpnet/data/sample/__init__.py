@@ -70,9 +70,7 @@ def sample_unlabelled_files() -> List[Path]:
     return sorted((SAMPLE_DIR / "unlabelled").glob("*.png"))
 
 
-def sample_training_dataset(
-    transform: Optional[Callable] = None, ratio: float = 1.0, seed: int = 0
-) -> MixedDataset:
+def sample_training_dataset(transform: Optional[Callable] = None, ratio: float = 1.0, seed: int = 0) -> MixedDataset:
     """The shipped training images as a :class:`~monai_chpnet.data.MixedDataset` (MRI : natural = 1 : ``ratio``
     per epoch), items ``{"target": (1, H, W) in [0, 1], "fname": str}`` passed through ``transform``."""
     files = sample_training_files()

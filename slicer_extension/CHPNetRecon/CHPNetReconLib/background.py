@@ -118,9 +118,15 @@ class BackgroundReconstruction:
     def command(self) -> List[str]:
         """The worker's command line."""
         cmd = [
-            self.python_executable, "-m", "CHPNetReconLib.worker",
-            "--input", os.fspath(self.input_file), "--output-dir", os.fspath(self.output_dir),
-            "--request", json.dumps(self.request.as_dict()),
+            self.python_executable,
+            "-m",
+            "CHPNetReconLib.worker",
+            "--input",
+            os.fspath(self.input_file),
+            "--output-dir",
+            os.fspath(self.output_dir),
+            "--request",
+            json.dumps(self.request.as_dict()),
         ]
         if self.reference_file is not None:
             cmd += ["--reference", os.fspath(self.reference_file)]
@@ -153,8 +159,15 @@ class BackgroundReconstruction:
             popen_kwargs["start_new_session"] = True
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own worker, argument list (no shell)
-                self.command(), env=self.environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace", **popen_kwargs,
+                self.command(),
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                **popen_kwargs,
             )
         except OSError as err:
             raise ReconstructionFailedError(f"cannot start {self.python_executable}: {err}") from None
@@ -183,18 +196,23 @@ class BackgroundReconstruction:
                 self._eof = True
                 continue
             self._handle_line(str(item), new_lines)
-        if self._state is JobState.RUNNING and self._eof and self._process is not None and self._process.poll() is not None:
+        if (
+            self._state is JobState.RUNNING
+            and self._eof
+            and self._process is not None
+            and self._process.poll() is not None
+        ):
             self._state = self._final_state(self._process.returncode)
         return JobStatus(self._state, self._done, self._total, new_lines)
 
     def _handle_line(self, line: str, new_lines: List[str]) -> None:
         if line.startswith(worker.PROGRESS_TAG):
-            done, _, total = line[len(worker.PROGRESS_TAG):].strip().partition("/")
+            done, _, total = line[len(worker.PROGRESS_TAG) :].strip().partition("/")
             if done.isdigit() and total.isdigit():
                 self._done, self._total = int(done), int(total)
                 return
         if line.startswith(worker.ERROR_TAG):
-            self.error_message = line[len(worker.ERROR_TAG):].strip()
+            self.error_message = line[len(worker.ERROR_TAG) :].strip()
         self.log.append(line)
         new_lines.append(line)
 
@@ -263,8 +281,11 @@ class BackgroundReconstruction:
         except (OSError, ValueError) as err:
             raise ReconstructionFailedError(f"cannot read {worker.METRICS_FILE}: {err}") from None
         return ReconstructionArrays(
-            reconstruction=reconstruction, zero_filled=zero_filled, metrics=report.get("metrics", {}),
-            acceleration=float(report.get("acceleration", 1.0)), seconds=float(report.get("seconds", 0.0)),
+            reconstruction=reconstruction,
+            zero_filled=zero_filled,
+            metrics=report.get("metrics", {}),
+            acceleration=float(report.get("acceleration", 1.0)),
+            seconds=float(report.get("seconds", 0.0)),
             ijk_to_ras=ijk_to_ras,
         )
 

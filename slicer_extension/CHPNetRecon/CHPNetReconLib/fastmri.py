@@ -21,8 +21,14 @@ import slicer
 
 from .volumes import update_volume
 
-__all__ = ["FASTMRI_FILE_ATTRIBUTE", "FASTMRI_SUFFIXES", "is_fastmri_file", "fastmri_image", "load_fastmri_volume",
-           "fastmri_source"]
+__all__ = [
+    "FASTMRI_FILE_ATTRIBUTE",
+    "FASTMRI_SUFFIXES",
+    "is_fastmri_file",
+    "fastmri_image",
+    "load_fastmri_volume",
+    "fastmri_source",
+]
 
 FASTMRI_FILE_ATTRIBUTE = "CHPNetRecon.FastMRIFile"
 FASTMRI_SUFFIXES = (".h5", ".hdf5")
@@ -60,8 +66,9 @@ def fastmri_image(path: PathLike) -> np.ndarray:
     return np.asarray(image, dtype=np.float32)
 
 
-def load_fastmri_volume(scene: slicer.vtkMRMLScene, path: PathLike,
-                        name: Optional[str] = None) -> slicer.vtkMRMLScalarVolumeNode:
+def load_fastmri_volume(
+    scene: slicer.vtkMRMLScene, path: PathLike, name: Optional[str] = None
+) -> slicer.vtkMRMLScalarVolumeNode:
     """Add a scalar volume node holding the file's image (``K`` = slices) and tag it with the file's path."""
     image = fastmri_image(path)
     node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", scene.GenerateUniqueName(name or Path(path).stem))

@@ -26,7 +26,14 @@ from .background import BackgroundReconstruction, JobStatus
 from .dependencies import monai_chpnet_root
 from .errors import ParameterError, ReconstructionFailedError
 from .fastmri import fastmri_source, load_fastmri_volume
-from .reconstruction import Metrics, Progress, ReconstructionArrays, ReconstructionRequest, metrics_lines, reconstruct_arrays
+from .reconstruction import (
+    Metrics,
+    Progress,
+    ReconstructionArrays,
+    ReconstructionRequest,
+    metrics_lines,
+    reconstruct_arrays,
+)
 from .views import show_comparison
 from .volumes import check_same_grid, grids_match, ijk_to_ras, node_label, update_volume, voxel_array, write_volume_file
 
@@ -140,8 +147,13 @@ class ReconstructionLogic:
             reference = voxel_array(reference_node, "reference")
             check_same_grid(input_node, reference_node, volume.shape, reference.shape)
         return ReconstructionPlan(
-            input_node=input_node, request=request, volume=volume, reference_node=reference_node,
-            reference=reference, output_node=output_node, zero_filled_node=zero_filled_node,
+            input_node=input_node,
+            request=request,
+            volume=volume,
+            reference_node=reference_node,
+            reference=reference,
+            output_node=output_node,
+            zero_filled_node=zero_filled_node,
             fastmri_file=fastmri_source(input_node),
         )
 
@@ -193,9 +205,14 @@ class ReconstructionLogic:
                 write_volume_file(plan.reference_node, reference_file)
             root = monai_chpnet_root()
             process = BackgroundReconstruction(
-                input_file, os.path.join(temp_dir, "output"), plan.request, reference_file=reference_file,
-                fastmri_file=plan.fastmri_file, python_executable=python_executable,
-                python_paths=[root] if root is not None else [], env=env,
+                input_file,
+                os.path.join(temp_dir, "output"),
+                plan.request,
+                reference_file=reference_file,
+                fastmri_file=plan.fastmri_file,
+                python_executable=python_executable,
+                python_paths=[root] if root is not None else [],
+                env=env,
             )
             process.start()
         except BaseException:
@@ -219,15 +236,21 @@ class ReconstructionLogic:
             raise ReconstructionFailedError(
                 f"the background process's output grid differs from input {node_label(plan.input_node)}'s."
             )
-        reconstruction = update_volume(self.scene, arrays.reconstruction, plan.input_node, plan.output_node,
-                                       plan.output_name("CHPNet"))
-        zero_filled = update_volume(self.scene, arrays.zero_filled, plan.input_node, plan.zero_filled_node,
-                                    plan.output_name("zero-filled"))
+        reconstruction = update_volume(
+            self.scene, arrays.reconstruction, plan.input_node, plan.output_node, plan.output_name("CHPNet")
+        )
+        zero_filled = update_volume(
+            self.scene, arrays.zero_filled, plan.input_node, plan.zero_filled_node, plan.output_name("zero-filled")
+        )
         # what the metrics compare with: the user's reference, else the fully-sampled input (or fastMRI target)
         reference = plan.reference_node or (plan.input_node if arrays.metrics else None)
         outcome = ReconstructionOutcome(
-            reconstruction=reconstruction, zero_filled=zero_filled, reference=reference,
-            metrics=arrays.metrics, acceleration=arrays.acceleration, seconds=arrays.seconds,
+            reconstruction=reconstruction,
+            zero_filled=zero_filled,
+            reference=reference,
+            metrics=arrays.metrics,
+            acceleration=arrays.acceleration,
+            seconds=arrays.seconds,
             slice_axis=plan.request.slice_axis,
         )
         if show:
@@ -250,8 +273,14 @@ class BackgroundJob:
     """A running background reconstruction and the plan it will write back (see
     :meth:`ReconstructionLogic.start_background`). Call :meth:`finish` once :meth:`poll` says it has finished."""
 
-    def __init__(self, logic: ReconstructionLogic, plan: ReconstructionPlan, process: BackgroundReconstruction,
-                 temp_dir: str, show: bool = True) -> None:
+    def __init__(
+        self,
+        logic: ReconstructionLogic,
+        plan: ReconstructionPlan,
+        process: BackgroundReconstruction,
+        temp_dir: str,
+        show: bool = True,
+    ) -> None:
         self.logic, self.plan, self.process = logic, plan, process
         self.temp_dir, self.show = temp_dir, show
 
@@ -289,4 +318,3 @@ class BackgroundJob:
     @property
     def log(self) -> List[str]:
         return list(self.process.log)
-

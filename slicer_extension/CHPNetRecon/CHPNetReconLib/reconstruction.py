@@ -80,7 +80,12 @@ class ReconstructionRequest:
         """
         low, high = ACCELERATION_RANGE
         acc = self.acceleration
-        if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not math.isfinite(acc) or not low <= acc <= high:
+        if (
+            isinstance(acc, bool)
+            or not isinstance(acc, (int, float))
+            or not math.isfinite(acc)
+            or not low <= acc <= high
+        ):
             raise ParameterError(f"acceleration must be a number in [{low:g}, {high:g}], got {acc!r}.")
         if self.mask_type not in MASK_TYPES:
             raise ParameterError(f"mask type must be one of {MASK_TYPES}, got {self.mask_type!r}.")
@@ -99,7 +104,9 @@ class ReconstructionRequest:
             raise ParameterError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}.")
         if self.bundle_dir is not None and not os.path.isdir(self.bundle_dir):
             raise ParameterError(f"bundle folder {self.bundle_dir} does not exist.")
-        return ReconstructionRequest(**{**asdict(self), "slice_axis": axis, "acceleration": float(acc), "device": device})
+        return ReconstructionRequest(
+            **{**asdict(self), "slice_axis": axis, "acceleration": float(acc), "device": device}
+        )
 
     @property
     def model_acceleration(self) -> float:
@@ -192,7 +199,9 @@ def reconstruct_arrays(
     request = request.validated()
     volume = np.asarray(volume, dtype=np.float32)
     if reference is not None and np.shape(reference) != volume.shape:
-        raise ShapeMismatchError(f"reference of shape {np.shape(reference)} does not match the volume's {volume.shape}.")
+        raise ShapeMismatchError(
+            f"reference of shape {np.shape(reference)} does not match the volume's {volume.shape}."
+        )
     stack = to_slices(volume, request.slice_axis)
     if min(stack.shape[1:]) < 2:
         raise UnsupportedVolumeError(
@@ -207,9 +216,16 @@ def reconstruct_arrays(
         from monai_chpnet.inference import reconstruct_volume
 
         result = reconstruct_volume(
-            stack, network, request.model_acceleration, undersampled=request.undersampled,
-            mask_type=request.mask_type, seed=request.seed,
-            device=request.device, batch_size=request.batch_size, progress=progress, source="volume",
+            stack,
+            network,
+            request.model_acceleration,
+            undersampled=request.undersampled,
+            mask_type=request.mask_type,
+            seed=request.seed,
+            device=request.device,
+            batch_size=request.batch_size,
+            progress=progress,
+            source="volume",
         )
     metrics: Metrics = result.metrics
     if reference is not None:
@@ -226,8 +242,9 @@ def reconstruct_arrays(
     )
 
 
-def _reconstruct_fastmri(path: str, shape: Tuple[int, ...], request: ReconstructionRequest, network: Any,
-                         progress: Optional[Progress]) -> Any:
+def _reconstruct_fastmri(
+    path: str, shape: Tuple[int, ...], request: ReconstructionRequest, network: Any, progress: Optional[Progress]
+) -> Any:
     """``reconstruct_file`` on a fastMRI file, checked against the grid of the node loaded from it."""
     from monai_chpnet.inference import reconstruct_file
 
@@ -236,9 +253,14 @@ def _reconstruct_fastmri(path: str, shape: Tuple[int, ...], request: Reconstruct
             f"{path} is fastMRI k-space, reconstructed slice by slice along its own slice axis: choose slice axis K."
         )
     result = reconstruct_file(
-        path, network, acceleration=request.model_acceleration, undersampled=request.undersampled,
+        path,
+        network,
+        acceleration=request.model_acceleration,
+        undersampled=request.undersampled,
         mask_type=request.mask_type,
-        device=request.device, batch_size=request.batch_size, progress=progress,
+        device=request.device,
+        batch_size=request.batch_size,
+        progress=progress,
     )
     if result.reconstruction.shape != tuple(shape):
         raise ShapeMismatchError(

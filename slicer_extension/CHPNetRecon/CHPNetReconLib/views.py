@@ -58,8 +58,11 @@ def _layout_node(scene: slicer.vtkMRMLScene) -> slicer.vtkMRMLLayoutNode:
     return node if node is not None else scene.AddNewNodeByClass("vtkMRMLLayoutNode")
 
 
-def _view_nodes(scene: slicer.vtkMRMLScene, name: str) -> Tuple[slicer.vtkMRMLSliceNode, slicer.vtkMRMLSliceCompositeNode]:
+def _view_nodes(
+    scene: slicer.vtkMRMLScene, name: str
+) -> Tuple[slicer.vtkMRMLSliceNode, slicer.vtkMRMLSliceCompositeNode]:
     """The slice node and slice composite node of view ``name``; created when missing (a scene without views)."""
+
     def find(class_name: str) -> Optional[slicer.vtkMRMLNode]:
         for i in range(scene.GetNumberOfNodesByClass(class_name)):
             node = scene.GetNthNodeByClass(i, class_name)
@@ -142,4 +145,3 @@ def _set_window(volume: slicer.vtkMRMLScalarVolumeNode, window: Tuple[float, flo
         display = volume.GetDisplayNode()
     display.AutoWindowLevelOff()
     display.SetWindowLevelMinMax(*window)
-

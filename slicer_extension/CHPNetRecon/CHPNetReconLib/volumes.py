@@ -98,8 +98,12 @@ def copy_geometry(source: slicer.vtkMRMLVolumeNode, target: slicer.vtkMRMLVolume
     target.SetAndObserveTransformNodeID(source.GetTransformNodeID())
 
 
-def check_same_grid(input_node: slicer.vtkMRMLScalarVolumeNode, reference_node: slicer.vtkMRMLScalarVolumeNode,
-                    input_shape: Tuple[int, ...], reference_shape: Tuple[int, ...]) -> None:
+def check_same_grid(
+    input_node: slicer.vtkMRMLScalarVolumeNode,
+    reference_node: slicer.vtkMRMLScalarVolumeNode,
+    input_shape: Tuple[int, ...],
+    reference_shape: Tuple[int, ...],
+) -> None:
     """Raise :class:`ShapeMismatchError` unless the reference has the input's ``(K, J, I)`` voxel shape.
 
     Metrics compare voxel to voxel, so the two volumes must share a grid; resample the reference first (e.g. with

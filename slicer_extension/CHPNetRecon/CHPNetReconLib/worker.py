@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     """Command line of the worker (its caller is :class:`~CHPNetReconLib.background.BackgroundReconstruction`)."""
     parser = argparse.ArgumentParser(prog="python -m CHPNetReconLib.worker", description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, help="input volume file (NRRD written by Slicer)")
-    parser.add_argument("--output-dir", required=True, help="folder for reconstruction.nrrd, zero_filled.nrrd, metrics.json")
+    parser.add_argument(
+        "--output-dir", required=True, help="folder for reconstruction.nrrd, zero_filled.nrrd, metrics.json"
+    )
     parser.add_argument("--request", required=True, help="ReconstructionRequest as JSON")
     parser.add_argument("--reference", help="reference volume file on the input's grid (metrics against it)")
     parser.add_argument("--fastmri", help="fastMRI .h5 the input was loaded from (its k-space is reconstructed)")

@@ -31,12 +31,14 @@ from CHPNetReconLib.volumes import (  # noqa: E402
 
 # oblique (rotated about S), anisotropic, left-handed (K flipped), off-centre
 _ANGLE = np.deg2rad(25.0)
-IJK_TO_RAS = np.array([
-    [0.9 * np.cos(_ANGLE), -1.2 * np.sin(_ANGLE), 0.0, -31.5],
-    [0.9 * np.sin(_ANGLE), 1.2 * np.cos(_ANGLE), 0.0, 7.25],
-    [0.0, 0.0, -2.5, 60.0],
-    [0.0, 0.0, 0.0, 1.0],
-])
+IJK_TO_RAS = np.array(
+    [
+        [0.9 * np.cos(_ANGLE), -1.2 * np.sin(_ANGLE), 0.0, -31.5],
+        [0.9 * np.sin(_ANGLE), 1.2 * np.cos(_ANGLE), 0.0, 7.25],
+        [0.0, 0.0, -2.5, 60.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ]
+)
 
 
 class CHPNetReconLibTest(unittest.TestCase):
