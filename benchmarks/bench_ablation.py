@@ -358,9 +358,9 @@ def trajectory_table(summaries: Dict[str, Dict[str, object]]) -> List[str]:
     return lines
 
 
-def plot_trajectories(trajectories: Dict[str, Dict[str, dict]], path: Path) -> Optional[Path]:
+def plot_trajectories(trajectories: Dict[str, Dict[str, dict]], path: Path, smooth: int = 5) -> Optional[Path]:
     """``trajectories.png``: alpha_t, the teacher's validation PSNR, the corrected fraction and lambda_t of each
-    arm's seed 0 (per-iteration series smoothed over 20 iterations). ``None`` (nothing written) without
+    arm's seed 0 (per-iteration series: moving average over ``smooth`` points). ``None`` (nothing written) without
     matplotlib, which the package does not need."""
     try:
         import matplotlib
@@ -385,9 +385,9 @@ def plot_trajectories(trajectories: Dict[str, Dict[str, dict]], path: Path) -> O
             if not series:
                 continue
             steps, values = np.array(series, dtype=float).T
-            if kind == "train" and len(values) > 20:
-                values = np.convolve(values, np.ones(20) / 20, mode="valid")
-                steps = steps[19:]
+            if kind == "train" and smooth > 1 and len(values) > smooth:
+                values = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
+                steps = steps[smooth - 1 :]
             ax.plot(steps, values, label=name, marker="o" if kind == "val" else None, markersize=3)
         if tag == "teacher_psnr":
             for name, seeds in trajectories.items():
@@ -713,7 +713,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         + "".join(f" + {n} (cycle {i + 2})" for i, n in enumerate(cycles))
         + ", "
         f"batch {args.batch_size} of {args.patch_size}x{args.patch_size} patches, random 4x/8x masks; mean over the "
-        "held-out sources (demo T1 slab + three out-of-distribution MR sources + raw phantom k-space; 'OOD PSNR' is the "
+        "held-out sources (demo T1 slab + three out-of-distribution MR sources + raw phantom k-space; 'OOD PSNR' is "
+        "the "
         "mean over all but the T1 slab; 'PSNR to teacher': against the teacher's reconstruction instead of the truth, "
         "how closely a method reproduces it); " + seeds_note + "cost at 320x320, 2 threads.",
         "",

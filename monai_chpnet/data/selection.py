@@ -16,10 +16,11 @@ photograph) is disjoint from its training split; the held-out evaluation volume 
 ``natural`` (a folder of images), ``heldout`` (the even slices of the shipped held-out volumes with at least two
 slices: in-domain inputs without a reference, the odd slices being the ones to score, see
 :func:`~monai_chpnet.data.sample.heldout_unlabelled_slices`), ``fastmri`` (a folder of fully-sampled ``.h5`` files,
-undersampled like the training data) or ``fastmri_acquired`` (a folder of prospectively undersampled ``.h5`` files such as fastMRI's
-``singlecoil_test``: pass ``kspace_transforms(acquired=True)`` as ``kspace_transform`` so their k-space is taken
-as acquired, never masked again); every item goes through its transforms, then its truth (``target`` and the
-fully-sampled ``kspace``) is deleted, so only what an undersampled acquisition gives reaches the trainer.
+undersampled like the training data) or ``fastmri_acquired`` (a folder of prospectively undersampled ``.h5`` files
+such as fastMRI's ``singlecoil_test``: pass ``kspace_transforms(acquired=True)`` as ``kspace_transform`` so their
+k-space is taken as acquired, never masked again); every item goes through its transforms, then its truth
+(``target`` and the fully-sampled ``kspace``) is deleted, so only what an undersampled acquisition gives reaches the
+trainer.
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ Ignite/MONAI events fire as in ``SupervisedTrainer`` (``FORWARD_COMPLETED``, ``L
 ``ValidationHandler``, ``LrScheduleHandler``, checkpointing) work unchanged. ``engine.state.output`` holds the
 usual ``image``/``label``/``pred``/``loss`` plus, as floats logged each iteration: every loss term (``loss_*``),
 ``alpha``, ``hint`` (1 in the hint stage), with a teacher ``kd_error_ratio`` (the batch's student / teacher mean
-squared error) and ``kd_corrected`` (the fraction of pixels where the edge correction replaced the teacher by the truth),
-and in dynamic mode ``teacher_loss``, ``teacher_rec``, ``teacher_fb`` and ``teacher_fb_weight`` (``lambda_t``).
+squared error) and ``kd_corrected`` (the fraction of pixels where the edge correction replaced the teacher by the
+truth), and in dynamic mode ``teacher_loss``, ``teacher_rec``, ``teacher_fb`` and ``teacher_fb_weight`` (``lambda_t``).
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ class DistillationTrainer(SupervisedTrainer):
             the reconstruction's.
         kd: ``"none"``, ``"static"`` or ``"dynamic"``.
         alpha: the output-distillation weight: a :class:`DynamicKDWeight` or a constant. A ``DynamicKDWeight`` with
-            ``signal="batch"`` is updated here from every batch's student / teacher mean squared errors (``kd="dynamic"``
-            only); with ``signal="validation"`` by :class:`~monai_chpnet.engines.DynamicKDWeightHandler`.
+            ``signal="batch"`` is updated here from every batch's student / teacher mean squared errors
+            (``kd="dynamic"`` only); with ``signal="validation"`` by :class:`~monai_chpnet.engines.DynamicKDWeightHandler`.
         hint_iterations: length of the hint stage at the start of the run (0: none); needs a teacher and the
             feature term of ``loss_function``.
         prepare_batch: default :class:`ReconPrepareBatch` (k-space mode).

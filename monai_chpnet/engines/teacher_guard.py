@@ -20,9 +20,10 @@ watches the teacher's validation score and holds it within ``margin`` of its pre
     ``lr <- lr_shrink * lr`` (every group of ``teacher_optimizer``); the guard's checkpointed state keeps both
     reduced.
 
-So at every validation after the guard has run, the teacher in use scores at least ``baseline - margin``. The
-evaluator's metrics gain ``teacher_baseline``, ``feedback_ratio`` and ``teacher_lr_scale`` (logged with the others: the teacher's
-trajectory), and a line ``teacher guard: ...`` is logged each time. Its state (baseline, best score and state,
+So at every validation after the guard has run, the teacher in use scores at least ``baseline - margin``. At the
+start of each validation the evaluator's metrics gain ``teacher_baseline`` and the ``feedback_ratio`` and
+``teacher_lr_scale`` in force since the last one (logged with the others by the stats and TensorBoard handlers: the
+teacher's trajectory), and after it a line ``teacher guard: ...`` says what the guard did. Its state (baseline, best score and state,
 restores) is checkpointed with ``state_dict``, so a resumed run keeps its baseline.
 """
 
@@ -147,11 +148,20 @@ class TeacherGuard:
         """Measure the baseline before ``trainer``'s first iteration; watch the evaluator's validations."""
         self.trainer = trainer
         trainer.add_event_handler(Events.ITERATION_STARTED, self._before_training)
+        self.evaluator.add_event_handler(Events.EPOCH_STARTED, self.publish)
         self.evaluator.add_event_handler(Events.EPOCH_COMPLETED, self)
 
     def _before_training(self, engine: Engine) -> None:
         if self.best_state is None:  # a fresh run (a resumed one restored its state at STARTED)
             self.start()
+
+    def publish(self, evaluator: Engine) -> None:
+        """Put the baseline and the feedback ratio and learning-rate scale in force into ``evaluator``'s metrics."""
+        if self.baseline is not None:
+            evaluator.state.metrics["teacher_baseline"] = self.baseline
+        if self.feedback_ratio is not None:
+            evaluator.state.metrics["feedback_ratio"] = self.feedback_ratio
+        evaluator.state.metrics["teacher_lr_scale"] = self.lr_scale
 
     def start(self) -> float:
         """Score the pre-trained teacher (unless the baseline was given) and keep it as the best state."""
@@ -195,9 +205,6 @@ class TeacherGuard:
                 f"below the floor {floor:.4f}: restored the best teacher ({self.best_score:.4f}), "
                 f"feedback reduced to {self.feedback_ratio:.4g}, learning rate x{self.lr_scale:g}"
             )
-        metrics["teacher_baseline"] = self.baseline
-        metrics["feedback_ratio"] = self.feedback_ratio
-        metrics["teacher_lr_scale"] = self.lr_scale
         evaluator.logger.info(
             f"teacher guard: {self.metric_name} {score:.4f} (pre-trained {self.baseline:.4f}, margin {self.margin:g}): "
             f"{action}"

@@ -282,8 +282,8 @@ class DistillationLoss(nn.Module):
     With ``teacher=None`` only ``L_rec + gamma * L_edge`` is computed (the student-alone baseline, ``kd="none"``),
     so every ablation arm goes through the same loss. ``K`` is :class:`EdgeCorrectedKnowledge` of the teacher's
     output when ``knowledge`` is given (the teacher's output, replaced by the truth only where its edges are wrong),
-    else the detached teacher output. The feature term needs ``feature`` and both networks' tap dicts. The module's parameters are
-    the feature projectors: optimise them with the student.
+    else the detached teacher output. The feature term needs ``feature`` and both networks' tap dicts. The module's
+    parameters are the feature projectors: optimise them with the student.
 
     Args:
         reconstruction: ``L_rec`` (default :class:`ReconstructionLoss`).

@@ -130,10 +130,12 @@ def test_guard_restores_the_best_teacher_and_halves_the_feedback_and_learning_ra
     guard(evaluator)
     assert _same(best, teacher) and balance.ratio == 0.5 and guard.restores == 1
     assert opt.param_groups[0]["lr"] == 5e-4  # the teacher's own steps are halved too
+    guard.publish(evaluator)  # what the next validation logs
     assert evaluator.state.metrics["teacher_baseline"] == 30.0 and evaluator.state.metrics["feedback_ratio"] == 0.5
     evaluator.state.metrics["teacher_psnr"] = 29.0
     guard(evaluator)
     assert _same(best, teacher) and balance.ratio == 0.25 and guard.restores == 2
+    guard.publish(evaluator)
     assert opt.param_groups[0]["lr"] == 2.5e-4 and evaluator.state.metrics["teacher_lr_scale"] == 0.25
     # its state survives a checkpoint: baseline, best state and the reduced feedback
     fresh_balance = BalancedFeedbackWeight(ratio=1.0)
