@@ -13,11 +13,14 @@ photograph) is disjoint from its training split; the held-out evaluation volume 
 
 :func:`unlabelled_dataset` picks inputs without a reference for distillation (``DistillationTrainer``'s
 ``unlabelled_data_loader``): ``sample`` (the shipped ``unlabelled/`` photographs, in neither split above),
-``natural`` (a folder of images), ``fastmri`` (a folder of fully-sampled ``.h5`` files, undersampled like the
-training data) or ``fastmri_acquired`` (a folder of prospectively undersampled ``.h5`` files such as fastMRI's
-``singlecoil_test``: pass ``kspace_transforms(acquired=True)`` as ``kspace_transform`` so their k-space is taken
-as acquired, never masked again); every item goes through its transforms, then its truth (``target`` and the
-fully-sampled ``kspace``) is deleted, so only what an undersampled acquisition gives reaches the trainer.
+``natural`` (a folder of images), ``heldout`` (the even slices of the shipped held-out volumes with at least two
+slices: in-domain inputs without a reference, the odd slices being the ones to score, see
+:func:`~monai_chpnet.data.sample.heldout_unlabelled_slices`), ``fastmri`` (a folder of fully-sampled ``.h5`` files,
+undersampled like the training data) or ``fastmri_acquired`` (a folder of prospectively undersampled ``.h5`` files
+such as fastMRI's ``singlecoil_test``: pass ``kspace_transforms(acquired=True)`` as ``kspace_transform`` so their
+k-space is taken as acquired, never masked again); every item goes through its transforms, then its truth
+(``target`` and the fully-sampled ``kspace``) is deleted, so only what an undersampled acquisition gives reaches the
+trainer.
 """
 
 from __future__ import annotations
@@ -29,7 +32,12 @@ from torch.utils.data import Dataset
 
 from monai_chpnet.data.fastmri import FastMRISliceDataset
 from monai_chpnet.data.folders import BrainTumorMRIDataset, ImageFileDataset, MixedDataset, NaturalImageDataset
-from monai_chpnet.data.sample import SAMPLE_DIR, sample_training_files, sample_unlabelled_files
+from monai_chpnet.data.sample import (
+    SAMPLE_DIR,
+    heldout_unlabelled_slices,
+    sample_training_files,
+    sample_unlabelled_files,
+)
 from monai_chpnet.keys import ReconKeys
 
 __all__ = [
@@ -42,7 +50,7 @@ __all__ = [
 ]
 
 DATASET_KINDS = ("sample", "fastmri", "brain_tumor", "natural")
-UNLABELLED_KINDS = ("sample", "fastmri", "fastmri_acquired", "natural")
+UNLABELLED_KINDS = ("sample", "heldout", "fastmri", "fastmri_acquired", "natural")
 
 
 def _every(files, k: int, val: bool):
@@ -136,6 +144,10 @@ def unlabelled_dataset(
         raise ValueError(f"unknown unlabelled dataset kind {kind!r}; choose one of {UNLABELLED_KINDS} or None.")
     if kind == "sample":
         files, root = sample_unlabelled_files(), SAMPLE_DIR / "unlabelled"
+    elif kind == "heldout":
+        from monai.data import Dataset as MonaiDataset
+
+        return MonaiDataset(heldout_unlabelled_slices(), transform=drop_reference(image_transform))
     elif root is None:
         raise ValueError(f"unlabelled dataset kind {kind!r} needs its folder (the bundle's unlabelled_dir).")
     elif kind in ("fastmri", "fastmri_acquired"):

@@ -4,10 +4,19 @@ One iteration (``kd="dynamic"``), on a batch prepared by :class:`~monai_chpnet.e
 
     T, t_feats = teacher.forward_features(x, kspace, mask)          # one pass, with gradient
     S, s_feats = student.forward_features(x, kspace, mask)
-    L_S = L_rec(S, GT) + alpha_t L_out(S, K(T, GT)) + beta L_feat(s_feats, t_feats) + gamma L_edge(S, GT)
+    alpha_t <- update(mse(S, GT), mse(T, GT))                       # alpha.signal == "batch": this batch's error ratio
+    K = T, replaced by GT where |E(T) - E(GT)| > tau                # edge-corrected knowledge: K == T where T is right
+    L_S = L_rec(S, GT) + alpha_t L_out(S, K) + beta L_feat(s_feats, t_feats) + gamma L_edge(S, GT)
     student (+ feature projectors) <- step(L_S)                    # T, t_feats, K detached inside the loss
-    L_T = L_rec(T, GT) + lambda L_fb(T, S, GT)                      # S detached: the teacher learns from the student
+    lambda_t = ratio ||dL_rec/dT|| / ||dL_fb/dT||                   # BalancedFeedbackWeight (or a constant lambda)
+    L_T = L_rec(T, GT) + lambda_t L_fb(T, S, GT)                    # S detached: the teacher learns from the student
     teacher <- step(L_T)                                            # its own optimizer, smaller learning rate
+
+The first ``hint_iterations`` iterations of a run are a hint stage (the KD-MRI mechanism): the student and its
+projectors learn ``L_feat`` alone -- the teacher's features, stage by stage -- and the teacher is only run (no
+gradient, no step, ``alpha`` not updated); ground-truth training with every term follows for the remaining
+iterations of the same budget. The stage is read from ``engine.state.iteration``, so a resumed run is in the right
+one.
 
 With ``unlabelled_data_loader`` each iteration also draws a batch of inputs without a reference (prospectively
 undersampled k-space, images whose truth is not to be used): the teacher (no gradient) and the student (in the
@@ -23,7 +32,10 @@ Edge correction and feature KD are switched by how ``loss_function`` (a
 Ignite/MONAI events fire as in ``SupervisedTrainer`` (``FORWARD_COMPLETED``, ``LOSS_COMPLETED``,
 ``BACKWARD_COMPLETED``, ``MODEL_COMPLETED``), so stock handlers (``StatsHandler``, ``TensorBoardStatsHandler``,
 ``ValidationHandler``, ``LrScheduleHandler``, checkpointing) work unchanged. ``engine.state.output`` holds the
-usual ``image``/``label``/``pred``/``loss`` plus every loss term and ``alpha`` as floats, logged each iteration.
+usual ``image``/``label``/``pred``/``loss`` plus, as floats logged each iteration: every loss term (``loss_*``),
+``alpha``, ``hint`` (1 in the hint stage), with a teacher ``kd_error_ratio`` (the batch's student / teacher mean
+squared error) and ``kd_corrected`` (the fraction of pixels where the edge correction replaced the teacher by the
+truth), and in dynamic mode ``teacher_loss``, ``teacher_rec``, ``teacher_fb`` and ``teacher_fb_weight`` (``lambda_t``).
 """
 
 from __future__ import annotations
@@ -38,7 +50,13 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from monai_chpnet.engines.prepare import ReconPrepareBatch, match_target
-from monai_chpnet.losses import DistillationLoss, DynamicKDWeight, ReconstructionLoss, TeacherFeedbackLoss
+from monai_chpnet.losses import (
+    BalancedFeedbackWeight,
+    DistillationLoss,
+    DynamicKDWeight,
+    ReconstructionLoss,
+    TeacherFeedbackLoss,
+)
 
 __all__ = ["KD_MODES", "DistillationTrainer", "FeatureForward", "scalar_outputs"]
 
@@ -80,10 +98,16 @@ class DistillationTrainer(SupervisedTrainer):
         teacher: the teacher (``forward_features`` too); required unless ``kd="none"``.
         teacher_optimizer: the teacher's optimizer; required for ``kd="dynamic"``.
         teacher_loss_function: ``L_rec`` of the teacher (default :class:`ReconstructionLoss`).
-        feedback_loss: ``L_fb`` (default :class:`TeacherFeedbackLoss`); ``feedback_weight`` is its ``lambda``.
+        feedback_loss: ``L_fb`` (default :class:`TeacherFeedbackLoss`).
+        feedback_weight: its ``lambda``: a constant, or a :class:`~monai_chpnet.losses.BalancedFeedbackWeight`
+            that sets it each iteration so the feedback's gradient at the teacher's output is a set fraction of
+            the reconstruction's.
         kd: ``"none"``, ``"static"`` or ``"dynamic"``.
-        alpha: the output-distillation weight: a :class:`DynamicKDWeight` (updated from validation by
-            :class:`~monai_chpnet.engines.DynamicKDWeightHandler`) or a constant.
+        alpha: the output-distillation weight: a :class:`DynamicKDWeight` or a constant. A ``DynamicKDWeight`` with
+            ``signal="batch"`` is updated here from every batch's student / teacher mean squared errors
+            (``kd="dynamic"`` only); with ``signal="validation"`` by :class:`~monai_chpnet.engines.DynamicKDWeightHandler`.
+        hint_iterations: length of the hint stage at the start of the run (0: none); needs a teacher and the
+            feature term of ``loss_function``.
         prepare_batch: default :class:`ReconPrepareBatch` (k-space mode).
         grad_clip_norm: clip the global gradient norm of each optimizer's parameters (``None``: no clipping).
         unlabelled_data_loader: batches without a target (same keys and shapes as ``train_data_loader``'s apart
@@ -112,9 +136,10 @@ class DistillationTrainer(SupervisedTrainer):
         teacher_optimizer: Optional[Optimizer] = None,
         teacher_loss_function: Optional[nn.Module] = None,
         feedback_loss: Optional[nn.Module] = None,
-        feedback_weight: float = 1.0,
+        feedback_weight: Union[float, BalancedFeedbackWeight] = 1.0,
         kd: str = "dynamic",
         alpha: Union[DynamicKDWeight, float] = 0.5,
+        hint_iterations: int = 0,
         prepare_batch: Callable = ReconPrepareBatch(),
         grad_clip_norm: Optional[float] = None,
         unlabelled_data_loader: Optional[Iterable] = None,
@@ -141,6 +166,13 @@ class DistillationTrainer(SupervisedTrainer):
             raise ValueError(f"kd={kd!r} needs a teacher network; use kd='none' to train the student alone.")
         if kd == "dynamic" and teacher_optimizer is None:
             raise ValueError("kd='dynamic' needs a teacher_optimizer: the teacher keeps learning while it teaches.")
+        if int(hint_iterations) != hint_iterations or hint_iterations < 0:
+            raise ValueError(f"hint_iterations must be an integer >= 0, got {hint_iterations}.")
+        if hint_iterations and (kd == "none" or getattr(loss_function, "feature", None) is None):
+            raise ValueError(
+                "a hint stage (hint_iterations > 0) trains the student on the teacher's features: it needs a teacher "
+                "(kd='static' or 'dynamic') and the feature term (feature_kd)."
+            )
         if unlabelled_data_loader is not None and kd == "none":
             raise ValueError(
                 "unlabelled_data_loader needs a teacher: inputs without a reference can only be distilled "
@@ -176,8 +208,12 @@ class DistillationTrainer(SupervisedTrainer):
         self.teacher_optimizer = teacher_optimizer if kd == "dynamic" else None
         self.teacher_loss_function = teacher_loss_function or ReconstructionLoss()
         self.feedback_loss = feedback_loss or TeacherFeedbackLoss()
-        self.feedback_weight = float(feedback_weight)
+        self.feedback_weight = (
+            feedback_weight if isinstance(feedback_weight, BalancedFeedbackWeight) else float(feedback_weight)
+        )
         self.alpha = alpha
+        self.hint_iterations = int(hint_iterations)
+        self.distributed = bool(distributed)
         self.grad_clip_norm = grad_clip_norm
         self.unlabelled_data_loader = unlabelled_data_loader
         self._unlabelled_iter: Optional[Any] = None
@@ -206,6 +242,20 @@ class DistillationTrainer(SupervisedTrainer):
         feature_on = self.loss_function.feature is not None and self.kd != "none" and bool(self.loss_function.beta)
         if feature_on and any(p.requires_grad for p in self.loss_function.parameters()):
             self._loss_fwd = DDP(self.loss_function, device_ids=ids)
+
+    def in_hint_stage(self) -> bool:
+        """Whether the current iteration (1-based ``state.iteration``) belongs to the hint stage."""
+        return self.state.iteration <= self.hint_iterations
+
+    def _batch_errors(self, student: Tensor, teacher: Tensor, target: Tensor) -> Tuple[float, float]:
+        """Mean squared errors of student and teacher on the labelled batch (averaged over ranks when distributed):
+        squared, like the NMSE and PSNR they are judged by (L1 ratios sit near 1, dominated by the noise floor)."""
+        with torch.no_grad():
+            errors = torch.stack([(student - target).pow(2).mean(), (teacher - target).pow(2).mean()]).float()
+            if self.distributed and torch.distributed.is_initialized():
+                torch.distributed.all_reduce(errors)
+                errors /= torch.distributed.get_world_size()
+        return float(errors[0]), float(errors[1])
 
     @property
     def alpha_value(self) -> float:
@@ -287,10 +337,12 @@ class DistillationTrainer(SupervisedTrainer):
 
         engine.network.train()
         engine.optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
+        hint = engine.in_hint_stage()
+        teacher_learns = engine.kd == "dynamic" and not hint
         teacher_mag, teacher_feats, teacher_out = None, None, None
         with autocast:
             if engine.teacher is not None:
-                if engine.kd == "dynamic":
+                if teacher_learns:
                     engine.teacher.train()
                     engine.teacher_optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
                     teacher_out, teacher_feats = engine._teacher_fwd(image, **kwargs)
@@ -316,6 +368,12 @@ class DistillationTrainer(SupervisedTrainer):
             student_mag_all = match_target(student_out, size)
             student_mag = student_mag_all[: image.shape[0]]
             engine.state.output[Keys.PRED] = student_mag
+            if teacher_mag is not None:
+                err_s, err_t = engine._batch_errors(student_mag, teacher_mag, target)
+                engine.state.output["kd_error_ratio"] = err_s / err_t if err_t > 0 else float("inf")
+                alpha = engine.alpha
+                if teacher_learns and isinstance(alpha, DynamicKDWeight) and alpha.signal == "batch":
+                    alpha.update(err_s, err_t)
             engine.fire_event(IterationEvents.FORWARD_COMPLETED)
             terms = engine._loss_fwd(
                 student_mag_all,
@@ -324,19 +382,23 @@ class DistillationTrainer(SupervisedTrainer):
                 engine.alpha_value,
                 student_feats,
                 None if t_feats_all is None else {k: v.detach() for k, v in t_feats_all.items()},
+                hint=hint,
             )
+        corrected = terms.pop("corrected", None)
         engine._check_finite(engine, "student", terms)
         engine.state.output[Keys.LOSS] = terms["total"]
         engine.fire_event(IterationEvents.LOSS_COMPLETED)
         student_params = [p for g in engine.optimizer.param_groups for p in g["params"]]
         engine._step(terms["total"], engine.optimizer, engine.scaler if engine.amp else None, student_params)
 
-        if engine.kd == "dynamic":
+        if teacher_learns:
             with autocast:
                 t_rec = engine.teacher_loss_function(teacher_mag, target)
                 t_fb = engine.feedback_loss(teacher_mag, student_mag.detach(), target)
-                t_total = t_rec + engine.feedback_weight * t_fb
             engine._check_finite(engine, "teacher", {"rec": t_rec, "fb": t_fb})
+            weight = engine.feedback_weight
+            lam = weight(t_rec, t_fb, teacher_mag) if isinstance(weight, BalancedFeedbackWeight) else weight
+            t_total = t_rec + lam * t_fb
             teacher_params = [p for g in engine.teacher_optimizer.param_groups for p in g["params"]]
             engine._step(t_total, engine.teacher_optimizer, engine.teacher_scaler, teacher_params)
             engine.state.output.update(
@@ -344,12 +406,15 @@ class DistillationTrainer(SupervisedTrainer):
                     "teacher_loss": float(t_total.detach()),
                     "teacher_rec": float(t_rec.detach()),
                     "teacher_fb": float(t_fb.detach()),
+                    "teacher_fb_weight": float(lam),
                 }
             )
         engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
         engine.state.output.update({f"loss_{k}": float(v.detach()) for k, v in terms.items() if k != "total"})
         engine.state.output["alpha"] = engine.alpha_value
+        engine.state.output["hint"] = float(hint)
         if teacher_mag is not None:
             engine.state.output["teacher_pred"] = teacher_mag.detach()
+            engine.state.output["kd_corrected"] = 0.0 if corrected is None else float(corrected)
         engine.fire_event(IterationEvents.MODEL_COMPLETED)
         return engine.state.output

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["FeatureProjector", "HeterogeneousFeatureLoss", "default_feature_pairs"]
+__all__ = ["FEATURE_PAIRINGS", "FeatureProjector", "HeterogeneousFeatureLoss", "default_feature_pairs", "matched_group"]
 
 FeatureInfo = Mapping[str, Tuple[int, int]]  # tap name -> (channels, stride w.r.t. the input grid)
 
@@ -178,15 +179,62 @@ class HeterogeneousFeatureLoss(nn.Module):
         return torch.stack(list(self.pair_losses(student_features, teacher_features).values())).mean()
 
 
-def default_feature_pairs(student_info: FeatureInfo, teacher_info: FeatureInfo) -> List[Tuple[str, str]]:
-    """The taps distillation matches by default: the student's deepest (largest-stride) tap with the teacher's
-    middle group, and the student's last tap (its final decoder, closest to the output) with the teacher's last
-    group -- the long-range context of the ViT where the CNN sees least, and the teacher's final features where
-    the student forms its output. Both dicts keep the networks' documented tap order.
+FEATURE_PAIRINGS = ("depth", "legacy")
+_CASCADE_TAP = re.compile(r"^cascade(\d+)_(\w+)$")
+_GROUP_TAP = re.compile(r"^group(\d+)$")
+
+
+def matched_group(cascade: int, num_cascades: int, num_groups: int) -> int:
+    """The teacher group at the relative depth of student cascade ``cascade`` (0-based):
+    ``g = ceil((k + 1) G / K) - 1``, the shallowest of the ``G`` groups whose relative depth ``(g + 1) / G`` is at least
+    the cascade's ``(k + 1) / K`` (so ``(k + 1) / K <= (g + 1) / G < (k + 1) / K + 1 / G``); the last cascade meets
+    the last group. Exact integer arithmetic."""
+    if not 0 <= cascade < num_cascades or num_groups < 1:
+        raise ValueError(
+            f"need 0 <= cascade < num_cascades and num_groups >= 1, got {cascade}, {num_cascades}, {num_groups}."
+        )
+    return -(-(cascade + 1) * num_groups // num_cascades) - 1
+
+
+def default_feature_pairs(
+    student_info: FeatureInfo, teacher_info: FeatureInfo, rule: str = "depth", student_tap: str = "dec"
+) -> List[Tuple[str, str]]:
+    """The taps distillation matches by default.
+
+    ``rule="depth"``: every student cascade ``k`` of ``K`` (its ``cascade{k}_<student_tap>`` tap, by default the
+    cascade's decoder output, the features its image is made from) with the teacher group at the same relative
+    depth, ``group{ceil((k + 1) G / K) - 1}`` of ``G`` (:func:`matched_group`): the first cascade learns from the
+    first group, the last from the last -- the cascade-aligned hint transfer of KD-MRI. Needs the student's
+    ``cascade{k}_*`` and the teacher's ``group{i}`` taps (``docs/CONTRACTS.md``).
+
+    ``rule="legacy"``: the first design's two pairs, the student's deepest (largest-stride) tap with the teacher's
+    middle group and the student's last tap with the teacher's last group. The deepest tap is the *first*
+    cascade's bottleneck, so a shallow student stage imitates a late teacher stage: its gradient measured orthogonal
+    to the reconstruction's (cosine about 0). Kept for the ablation.
+
+    Raises:
+        ValueError: empty feature_info, an unknown ``rule``, or (``"depth"``) taps that are not named by cascade /
+        group, or no ``cascade{k}_<student_tap>`` tap for some cascade.
     """
     if not student_info or not teacher_info:
         raise ValueError("default_feature_pairs needs non-empty feature_info() of both networks.")
+    if rule not in FEATURE_PAIRINGS:
+        raise ValueError(f"rule must be one of {FEATURE_PAIRINGS}, got {rule!r}.")
     s_taps, t_taps = list(student_info), list(teacher_info)
-    deepest = max(s_taps, key=lambda k: (student_info[k][1], -s_taps.index(k)))
-    pairs = [(deepest, t_taps[len(t_taps) // 2]), (s_taps[-1], t_taps[-1])]
-    return list(dict.fromkeys(pairs))
+    if rule == "legacy":
+        deepest = max(s_taps, key=lambda k: (student_info[k][1], -s_taps.index(k)))
+        return list(dict.fromkeys([(deepest, t_taps[len(t_taps) // 2]), (s_taps[-1], t_taps[-1])]))
+    cascades = sorted({int(m.group(1)) for m in map(_CASCADE_TAP.match, s_taps) if m})
+    groups = sorted(int(m.group(1)) for m in map(_GROUP_TAP.match, t_taps) if m)
+    if not cascades or cascades != list(range(len(cascades))) or groups != list(range(len(groups))) or not groups:
+        raise ValueError(
+            "depth-matched pairs need student taps 'cascade{k}_*' for k = 0..K-1 and teacher taps 'group{i}' for "
+            f"i = 0..G-1, got student {s_taps} and teacher {t_taps}; pass the pairs explicitly."
+        )
+    pairs = []
+    for k in cascades:
+        tap = f"cascade{k}_{student_tap}"
+        if tap not in student_info:
+            raise ValueError(f"student has no tap {tap!r} (taps: {s_taps}).")
+        pairs.append((tap, f"group{matched_group(k, len(cascades), len(groups))}"))
+    return pairs

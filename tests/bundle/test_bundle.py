@@ -334,7 +334,7 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
         *TINY,
     )
     assert rc == 0 and (ckpt / "model.pt").is_file(), log[-3000:]
-    assert "dynamic KD weight alpha_t" in log and "teacher_nmse" in log
+    assert "teacher guard: pre-trained teacher teacher_psnr" in log and "teacher_nmse" in log
     assert sorted(p.name for p in (tmp_path / "s").glob("checkpoint_*.pt")) == [
         "checkpoint_checkpoint_2.pt",
         "checkpoint_checkpoint_4.pt",
@@ -380,6 +380,8 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
         loss = parser.get_parsed_content("loss")
         assert (loss.knowledge is not None) is knowledge_on and (loss.feature is not None) is feature_on, overrides
         assert loss.output.bounded is bounded, overrides
+        if knowledge_on:  # the default knowledge: the teacher, replaced by the truth only where its edges are wrong
+            assert (loss.knowledge.rule, loss.knowledge.tau, loss.knowledge.dilation) == ("mask", 0.3, 0), overrides
         assert (loss.mix, loss.output.ssim_weight) == (
             overrides.get("kd_mix", "add"),
             float(overrides.get("kd_ssim_weight", 0)),
@@ -438,6 +440,13 @@ def test_train_teacher_then_distil_student_with_tiny_overrides(tmp_path):
         "dir": None,
         "weight": 0.5,
     }
+    # the defaults of kd=dynamic: depth-matched pairs, alpha from each batch, a balanced feedback and the guard
+    assert trainer.loss_function.feature.pairs == [("cascade0_dec", "group0"), ("cascade1_dec", "group1")]
+    assert (trainer.alpha.signal, trainer.alpha.temperature, trainer.alpha.momentum) == ("batch", 0.25, 0.9)
+    assert trainer.feedback_weight.ratio == 0.5 and trainer.hint_iterations == 0
+    guard = parser.get_parsed_content("train#teacher_guard")
+    assert guard.margin == 0.2 and guard.feedback is trainer.feedback_weight
+    assert any(h is guard for h in parser.get_parsed_content("train#handlers"))
 
 
 @pytest.mark.slow
@@ -560,3 +569,44 @@ def test_a_second_stage_in_the_first_stages_folder_is_refused_not_resumed(tmp_pa
         *second,
     )
     assert rc == 0 and "resumed from" not in log, log[-2000:]
+
+
+def _tensorboard_scalars(folder, tag):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    values = {}
+    for events in sorted(Path(folder).glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        if tag in acc.Tags()["scalars"]:
+            values.update({e.step: e.value for e in acc.Scalars(tag)})
+    return values
+
+
+@pytest.mark.slow
+def test_hint_then_ground_truth_training_runs_through_the_bundle_and_resumes(tmp_path):
+    """--hint_iterations: the first iterations train on the teacher's features alone, the rest on the truth; a run
+    stopped inside the hint stage resumes in the right stage, and another hint length is refused on resume."""
+    from monai_chpnet.networks import teacher_from_preset
+
+    (tmp_path / "models").mkdir()
+    torch.save(teacher_from_preset("tiny", in_channels=2).state_dict(), tmp_path / "models" / "teacher.pt")
+
+    def run(hint="3", epochs="2"):
+        tiny = [epochs if i > 0 and TINY[i - 1] == "--max_epochs" else v for i, v in enumerate(TINY)]
+        out = ["--ckpt_dir", str(tmp_path / "models"), "--output_dir", str(tmp_path / "s")]
+        return bundle("run", *config("train_student.json"), *out, *tiny, "--hint_iterations", hint)
+
+    rc, log = run(epochs="1")  # 2 iterations, both in the hint stage
+    assert rc == 0 and "teacher guard: pre-trained teacher" in log, log[-3000:]
+    rc, log = run()  # resumed: iteration 3 is a hint, 4 ground truth, then the validation and its guard
+    assert rc == 0 and "resumed from" in log and "checkpoint_checkpoint_2.pt" in log, log[-3000:]
+    assert "teacher guard: pre-trained teacher" not in log and "teacher guard: teacher_psnr" in log
+    assert _tensorboard_scalars(tmp_path / "s", "hint") == {1: 1.0, 2: 1.0, 3: 1.0, 4: 0.0}
+    assert set(_tensorboard_scalars(tmp_path / "s", "kd_corrected")) == {1, 2, 3, 4}
+    saved = torch.load(tmp_path / "s" / "checkpoint_checkpoint_4.pt", weights_only=True)
+    assert json.loads(saved["run_config"]["config"])["hint_iterations"] == 3
+    assert saved["teacher_guard"]["baseline"] is not None
+    rc, log = run(hint="2")
+    errors = [line for line in log.splitlines() if line.startswith("error:")]
+    assert rc != 0 and len(errors) == 1 and "hint_iterations: checkpoint=3 run=2" in errors[0], log[-2000:]

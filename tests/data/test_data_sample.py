@@ -116,3 +116,29 @@ def test_unlabelled_inputs_are_other_pictures_and_reach_the_trainer_without_thei
         unlabelled_dataset("brain_tumor")
     with pytest.raises(ValueError, match="needs its folder"):
         unlabelled_dataset("natural")
+
+
+def test_heldout_volumes_split_into_unlabelled_even_slices_and_scored_odd_slices(tmp_path):
+    from monai_chpnet.data.sample import heldout_slice_halves, heldout_unlabelled_slices, write_heldout_scored_half
+    from monai_chpnet.transforms.recipes import train_transforms
+
+    assert heldout_slice_halves(5) == ([0, 2, 4], [1, 3]) and heldout_slice_halves(1) == ([], [])
+    items = heldout_unlabelled_slices()
+    volumes = {s: read_volume(p)[0] for s, p in heldout_evaluation_files().items() if s in ("t1_demo", "epi_brain")}
+    assert [i["fname"] for i in items] == [f"t1_demo_{k:03d}" for k in range(0, 20, 2)] + [
+        f"epi_brain_{k:03d}" for k in range(0, 12, 2)
+    ]  # the single-slice sources and the raw phantom are not split
+    for item in items:
+        source, k = item["fname"].rsplit("_", 1)
+        volume = volumes[source]
+        assert np.allclose(item["target"][0], volume[int(k)] / volume.max())
+    scored = write_heldout_scored_half(tmp_path)
+    assert sorted(scored) == ["epi_brain", "t1_demo"]
+    for source, path in scored.items():
+        half, geometry = read_volume(path)
+        assert np.array_equal(half, volumes[source][1::2])  # the other half, exactly
+        assert geometry.array_spacing[0] == 2 * read_volume(heldout_evaluation_files()[source])[1].array_spacing[0]
+    dataset = unlabelled_dataset("heldout", image_transform=train_transforms(patch_size=32))
+    sample = dataset[0]
+    assert len(dataset) == 16 and ReconKeys.TARGET not in sample and ReconKeys.KSPACE not in sample
+    assert sample["image"].shape == (2, 32, 32)

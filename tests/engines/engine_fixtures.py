@@ -86,7 +86,7 @@ def build(kd: str = "dynamic", max_epochs: int = 1, seed: int = 0, **kwargs):
         teacher=teacher if kd != "none" else None,
         teacher_optimizer=topt,
         kd=kd,
-        alpha=DynamicKDWeight(0.5),
+        alpha=kwargs.pop("alpha", None) or DynamicKDWeight(0.5),
         **kwargs,
     )
     return trainer, student, teacher, loss, opt, topt

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from monai_chpnet.losses import (
+    BalancedFeedbackWeight,
     DistillationLoss,
     DynamicKDWeight,
     EdgeCorrectedKnowledge,
@@ -187,7 +188,8 @@ def test_every_student_term_reaches_the_student_parameters_and_never_the_teacher
     feature = HeterogeneousFeatureLoss(student_net.feature_info(), teacher_net.feature_info(), [("feat", "feat")])
     loss_fn = DistillationLoss(knowledge=EdgeCorrectedKnowledge(), feature=feature)
     terms = loss_fn(s, t, gt, alpha=0.7, student_features=s_feats, teacher_features=t_feats)
-    assert set(terms) == {*TERMS, "unl", "total"} and terms["unl"] == 0  # no unlabelled rows
+    assert set(terms) == {*TERMS, "unl", "total", "corrected"} and terms["unl"] == 0  # no unlabelled rows
+    assert 0 <= float(terms["corrected"]) <= 1 and not terms["corrected"].requires_grad
     expected_total = terms["rec"] + 0.7 * terms["out"] + 0.1 * terms["feat"] + 0.5 * terms["edge"]
     assert torch.allclose(terms["total"], expected_total)
     terms[term].backward()
@@ -249,3 +251,66 @@ def test_unlabelled_rows_need_a_teacher_and_cannot_be_bounded():
         DistillationLoss()(s[:1], t[:1], gt, alpha=0.5)  # fewer student rows than targets
     with pytest.raises(ValueError, match="unlabelled_weight"):
         DistillationLoss(unlabelled_weight=-1.0)
+
+
+def test_alpha_follows_the_error_ratio_through_a_tempered_sigmoid():
+    import math
+
+    # temperature 1 is the first design's err_s / (err_s + err_t): it barely moves for a student 10 % behind
+    assert DynamicKDWeight().target(1.1, 1.0) == pytest.approx(1.1 / 2.1)
+    alpha = DynamicKDWeight(temperature=0.2, alpha_min=0.0, alpha_max=1.0, signal="batch")
+    assert alpha.target(1.1, 1.0) == pytest.approx(1 / (1 + 1.1**-5))  # sigmoid(log(1.1) / 0.2) = 0.6184
+    values = [alpha.update(ratio, 1.0) for ratio in (3.0, 1.3, 1.1, 1.0, 0.9)]
+    assert values == pytest.approx([1 / (1 + r**-5) for r in (3.0, 1.3, 1.1, 1.0, 0.9)])
+    assert values[0] > 0.99 and values[3] == 0.5 and values[4] < 0.4  # it moves with the ratio, both ways
+    assert all(a > b for a, b in zip(values, values[1:]))
+    assert alpha.target(1.0, 0.0) == 1.0 and alpha.target(0.0, 1.0) == 0.0 and alpha.target(0.0, 0.0) == 0.5
+    assert alpha.target(1e6, 1e-6) == 1.0 and alpha.target(1e-6, 1e6) == pytest.approx(0.0)  # no overflow
+    smoothed = DynamicKDWeight(initial=0.5, momentum=0.9, temperature=0.2)
+    assert smoothed.update(3.0, 1.0) == pytest.approx(0.9 * 0.5 + 0.1 * (1 / (1 + 3.0**-5)))
+    assert math.isclose(DynamicKDWeight(alpha_max=0.9, temperature=0.2).update(3.0, 1.0), 0.9)
+    with pytest.raises(ValueError, match="temperature"):
+        DynamicKDWeight(temperature=0.0)
+    with pytest.raises(ValueError, match="signal"):
+        DynamicKDWeight(signal="epoch")
+
+
+def test_balanced_feedback_weight_sets_the_feedback_gradient_to_a_fraction_of_the_reconstruction_gradient():
+    s, t, gt = _images(3)
+    t = t.clone().requires_grad_(True)
+    rec, fb = ReconstructionLoss()(t, gt), TeacherFeedbackLoss()(t, s, gt)
+    g_rec = torch.autograd.grad(rec, t, retain_graph=True)[0].norm()
+    g_fb = torch.autograd.grad(fb, t, retain_graph=True)[0].norm()
+    for ratio in (1.0, 0.25):
+        lam = BalancedFeedbackWeight(ratio=ratio)(rec, fb, t)
+        assert lam == pytest.approx(ratio * float(g_rec / g_fb), rel=1e-5)
+        assert float(lam * g_fb / g_rec) == pytest.approx(ratio, rel=1e-5)  # exactly the set fraction
+    assert BalancedFeedbackWeight(ratio=1.0, max_weight=0.01)(rec, fb, t) == 0.01  # capped
+    assert BalancedFeedbackWeight(ratio=0.0)(rec, fb, t) == 0.0
+    same = TeacherFeedbackLoss(friendliness_weight=0.0)(t, t.detach(), gt)  # the student nowhere closer: no gradient
+    assert BalancedFeedbackWeight()(rec, same, t) == 0.0
+    balance = BalancedFeedbackWeight(ratio=0.5)
+    restored = BalancedFeedbackWeight()
+    restored.load_state_dict(balance.state_dict())
+    assert restored.ratio == 0.5
+    with pytest.raises(ValueError, match="ratio"):
+        BalancedFeedbackWeight(ratio=-1.0)
+
+
+def test_hint_stage_trains_on_the_feature_term_alone():
+    torch.manual_seed(0)
+    student_net, teacher_net = _TinyNet(4, 2), _TinyNet(6, 1)
+    x = torch.rand(2, 1, 12, 12)
+    s, s_feats = student_net.forward_features(x)
+    t, t_feats = teacher_net.forward_features(x)
+    feature = HeterogeneousFeatureLoss(student_net.feature_info(), teacher_net.feature_info(), [("feat", "feat")])
+    loss_fn = DistillationLoss(knowledge=EdgeCorrectedKnowledge(), feature=feature, beta=0.0)
+    terms = loss_fn(s, t, x, alpha=0.7, student_features=s_feats, teacher_features=t_feats, hint=True)
+    assert torch.allclose(terms["total"], feature(s_feats, t_feats))  # unweighted, whatever beta
+    assert terms["out"] == 0 and terms["edge"] == 0 and terms["rec"] > 0  # rec is only logged
+    terms["total"].backward()
+    assert student_net.encode.weight.grad.norm() > 0
+    assert student_net.decode[0].weight.grad is not None  # layers after the tap stay in the graph (DDP), with 0
+    assert student_net.decode[0].weight.grad.abs().max() == 0
+    with pytest.raises(ValueError, match="hint stage"):
+        DistillationLoss()(s, t, x, alpha=0.5, hint=True)

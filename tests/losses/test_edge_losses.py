@@ -84,3 +84,49 @@ def test_knowledge_errors():
         EdgeCorrectedKnowledge(tau=0.0)
     with pytest.raises(ValueError, match="same shape"):
         EdgeCorrectedKnowledge()(torch.ones(1, 1, 8, 8), torch.ones(1, 1, 8, 9))
+
+
+def test_mask_rule_corrects_exactly_the_columns_whose_edges_disagree():
+    """A flat truth and a teacher with a false step of 100: the Sobel edge is wrong on the two columns beside the
+    step (50 there, 0 elsewhere), so 2 of 8 columns are corrected, 4 of 8 with the mask dilated by 1 pixel."""
+    gt = torch.ones(1, 1, 8, 8)
+    teacher = gt + 100.0 * _step(1.0)
+    for dilation, columns in ((0, [3, 4]), (1, [2, 3, 4, 5])):
+        knowledge, corrected = EdgeCorrectedKnowledge(tau=0.3, dilation=dilation).correct(teacher, gt)
+        wrong = torch.zeros_like(gt, dtype=torch.bool)
+        wrong[..., columns] = True
+        assert float(corrected) == len(columns) / 8
+        assert torch.equal(knowledge[wrong], gt[wrong]) and torch.equal(knowledge[~wrong], teacher[~wrong])
+
+
+def test_mask_rule_is_the_teacher_wherever_its_edges_agree_with_the_truth():
+    torch.manual_seed(0)
+    gt = torch.nn.functional.avg_pool2d(torch.rand(2, 1, 40, 40), 5, 1, 2) * 4  # smooth, intensities O(1)
+    teacher = gt + 0.01 * torch.randn_like(gt)  # small edge errors everywhere...
+    teacher[..., 10:20, 10:20] += 2.0 * torch.rand(2, 1, 10, 10)  # ...and a region it gets wrong
+    rule = EdgeCorrectedKnowledge()  # the default: mask, tau 0.3, no dilation
+    assert (rule.rule, rule.tau, rule.dilation) == ("mask", 0.3, 0)
+    knowledge, corrected = rule.correct(teacher, gt)
+    disagree = (EdgeMagnitude()(teacher) - EdgeMagnitude()(gt)).abs() > 0.3
+    assert torch.equal(knowledge[~disagree], teacher[~disagree])  # K == T exactly where the edges agree
+    assert torch.equal(knowledge[disagree], gt[disagree])  # and GT only where they disagree
+    assert float(corrected) == float(disagree.float().mean())
+    inside = torch.zeros_like(disagree)
+    inside[..., 9:21, 9:21] = True  # the wrong region and the edge operator's one-pixel reach around it
+    assert disagree.any() and not (disagree & ~inside).any()  # confined to where the teacher is wrong
+    assert 0.02 < float(corrected) < 0.07  # of 3200 pixels, at most the 12 x 12 x 2 around the region
+    assert torch.equal(rule(gt + 0.5, gt), gt + 0.5)  # edges that all agree: the teacher passes unchanged
+
+
+def test_soft_rule_is_the_first_designs_blend():
+    torch.manual_seed(1)
+    gt, teacher = torch.rand(1, 1, 12, 12), torch.rand(1, 1, 12, 12)
+    rule = EdgeCorrectedKnowledge(tau=0.1, rule="soft")
+    w = torch.exp(-(EdgeMagnitude()(teacher) - EdgeMagnitude()(gt)).abs() / 0.1)
+    knowledge, corrected = rule.correct(teacher, gt)
+    assert torch.allclose(knowledge, w * teacher + (1 - w) * gt) and torch.allclose(rule.confidence(teacher, gt), w)
+    assert float(corrected) == pytest.approx(float((1 - w).mean()))
+    with pytest.raises(ValueError, match="rule"):
+        EdgeCorrectedKnowledge(rule="hard")
+    with pytest.raises(ValueError, match="dilation"):
+        EdgeCorrectedKnowledge(dilation=-1)

@@ -124,3 +124,60 @@ def test_runtime_shapes_that_contradict_feature_info_are_reported():
     student["bottleneck"] = torch.randn(2, 32, 2, 2)  # stride 8 in fact, declared 4
     with pytest.raises(ValueError, match=r"student tap 'bottleneck'.*\(8, 8\) grid.*teacher tap 'group1'"):
         loss_fn(student, teacher)
+
+
+PRESETS = ("tiny", "small", "paper")
+
+
+@pytest.fixture(scope="module")
+def preset_infos():
+    from monai_chpnet.networks import student_from_preset, teacher_from_preset
+
+    students = {p: student_from_preset(p, in_channels=2).feature_info() for p in PRESETS}
+    teachers = {p: teacher_from_preset(p, in_channels=2).feature_info() for p in PRESETS}
+    return students, teachers
+
+
+@pytest.mark.parametrize("student_preset", PRESETS)
+@pytest.mark.parametrize("teacher_preset", PRESETS)
+def test_default_pairs_match_each_cascade_with_the_group_at_its_relative_depth(
+    preset_infos, student_preset, teacher_preset
+):
+    from fractions import Fraction
+
+    from monai_chpnet.losses import default_feature_pairs
+
+    s_info, t_info = preset_infos[0][student_preset], preset_infos[1][teacher_preset]
+    num_k = len({tap.split("_")[0] for tap in s_info})
+    num_g = len(t_info)
+    pairs = default_feature_pairs(s_info, t_info)
+    assert [s for s, _ in pairs] == [f"cascade{k}_dec" for k in range(num_k)]  # every cascade once, in order
+    for k, (_, t_tap) in enumerate(pairs):
+        g = int(t_tap[len("group") :])
+        depth_s, depth_t = Fraction(k + 1, num_k), Fraction(g + 1, num_g)
+        assert depth_s <= depth_t < depth_s + Fraction(1, num_g), (k, g)  # the same relative depth, within a group
+    assert pairs[-1][1] == f"group{num_g - 1}" and pairs[0][1] == f"group{(num_g - 1) // num_k}"
+    HeterogeneousFeatureLoss(s_info, t_info, pairs)  # every pair gets a projector
+
+
+def test_depth_pairs_of_the_shipped_sizes_and_the_legacy_rule(preset_infos):
+    from monai_chpnet.losses import default_feature_pairs, matched_group
+
+    s_info, t_info = preset_infos[0]["small"], preset_infos[1]["small"]  # 5 cascades, 4 groups
+    assert default_feature_pairs(s_info, t_info) == [
+        ("cascade0_dec", "group0"),
+        ("cascade1_dec", "group1"),
+        ("cascade2_dec", "group2"),
+        ("cascade3_dec", "group3"),
+        ("cascade4_dec", "group3"),
+    ]
+    # the first design: the first cascade's bottleneck against a middle group
+    assert default_feature_pairs(s_info, t_info, rule="legacy") == [
+        ("cascade0_bottleneck", "group2"),
+        ("cascade4_dec", "group3"),
+    ]
+    assert [matched_group(k, 5, 6) for k in range(5)] == [1, 2, 3, 4, 5]  # small student, paper teacher
+    with pytest.raises(ValueError, match="cascade"):
+        default_feature_pairs(STUDENT_INFO, TEACHER_INFO)  # taps not named by cascade: pass pairs explicitly
+    with pytest.raises(ValueError, match="rule"):
+        default_feature_pairs(s_info, t_info, rule="nearest")
