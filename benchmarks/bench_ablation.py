@@ -414,7 +414,12 @@ def plot_trajectories(trajectories: Dict[str, Dict[str, dict]], path: Path, smoo
 
 
 def measure_win_rate(
-    teacher_weights: Path, student_weights: Path, patch_size: int, batch_size: int, batches: int = 32
+    teacher_weights: Path,
+    student_weights: Path,
+    patch_size: int,
+    batch_size: int,
+    batches: int = 32,
+    student_preset: str = "small",
 ) -> Dict[str, float]:
     """The teacher's pixel win rate over the student on ``batches`` training batches of the bundle's recipe
     (random patches, half phase-bearing, random 4x/8x masks; seed 0)."""
@@ -430,7 +435,7 @@ def measure_win_rate(
 
     set_determinism(0)
     teacher = load_network(str(teacher_weights), network=teacher_from_preset("small", in_channels=2))
-    student = load_network(str(student_weights), network=student_from_preset("small", in_channels=2))
+    student = load_network(str(student_weights), network=student_from_preset(student_preset, in_channels=2))
     dataset = training_dataset(
         "sample", "train", image_transform=train_transforms(patch_size=patch_size), kspace_transform=kspace_transforms()
     )
@@ -458,6 +463,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         nargs="+",
         default=[2400],
         help="further teacher cycles, each from the previous one's weights, lr 2.5e-4 (0: none)",
+    )
+    parser.add_argument(
+        "--teacher-weights",
+        type=Path,
+        default=None,
+        help="a pre-trained small teacher to distil from (e.g. the bundle's models/teacher.pt, whose training the model "
+        "card records) instead of training the --teacher-iterations chain",
+    )
+    parser.add_argument(
+        "--student-preset",
+        default="small",
+        help="student size of every arm (tiny: a student with a larger gap to the teacher)",
     )
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -560,12 +577,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         for n, name, previous in zip(cycles, cycle_names[1:], cycle_names)
     ]
     final_teacher = slug(cycle_names[-1])
+    teacher_weights = args.teacher_weights.resolve() if args.teacher_weights else out / final_teacher / "teacher.pt"
+    if args.teacher_weights is not None and not teacher_weights.is_file():
+        parser.error(f"--teacher-weights: no file {teacher_weights}")
     max_epochs = max(args.iterations // epoch_length, 1)
     student_common = {
         **common,
         "max_epochs": max_epochs,
         "val_interval": 2,
-        "teacher_weights": str(out / final_teacher / "teacher.pt"),
+        "teacher_weights": str(teacher_weights),
+        "student_preset": args.student_preset,
     }
     unet_def = {"_target_": "monai_chpnet.networks.FastMRIUNet", "in_channels": 2}
     unet_job = (
@@ -600,17 +621,22 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         # pre-training and its further cycles are one job (one worker), so at most ``jobs`` runs share the cores
         teacher_chain = [teacher_job] + continue_jobs
-        teacher_future = pool.submit(lambda: [run(j) for j in teacher_chain])
+        if args.teacher_weights is not None:  # given, not trained here
+            given = [{"name": "teacher (given)", "weights": str(teacher_weights), "command": "--teacher-weights"}]
+            teacher_future = pool.submit(lambda: given)
+        else:
+            teacher_future = pool.submit(lambda: [run(j) for j in teacher_chain])
         free_futures = [pool.submit(run, j) for j in kd_free + extra_free]
         teacher_records = teacher_future.result()
         alone = free_futures[0].result()  # student alone, seed 0: the win rate needs it before the KD arms
         torch.set_num_threads(1)
         win_rate = measure_win_rate(
-            out / final_teacher / "teacher.pt",
+            teacher_weights,
             Path(alone["weights"]),
             args.patch_size,
             args.batch_size,
             args.win_rate_batches,
+            args.student_preset,
         )
         print(
             f"[ablation] teacher's pixel win rate over the student alone on training patches: "
@@ -637,7 +663,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     builders = {
         "teacher": lambda: teacher_from_preset("small", in_channels=2),
         "fastMRI U-Net": lambda: FastMRIUNet(in_channels=2),
-        **{name: (lambda: student_from_preset("small", in_channels=2)) for name in base_name},
+        **{name: (lambda: student_from_preset(args.student_preset, in_channels=2)) for name in base_name},
     }
     networks: Dict[str, Optional[torch.nn.Module]] = {"zero-filled": None}
     for rec in records:
