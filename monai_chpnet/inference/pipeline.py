@@ -115,7 +115,8 @@ class KspaceInferer(Inferer):
     Called as ``inferer(inputs, network)`` by MONAI's ``SupervisedEvaluator`` and MONAI Label's tasks, with
     ``inputs`` the ``image`` of :class:`LoadReconInputd` (with a batch axis of one); returns a ``MetaTensor``
     ``(1, 2, slices, h, w)`` (channel 0 the reconstruction, 1 the zero-filled image, in the input's units) whose
-    ``meta`` holds ``mask``, ``acceleration``, ``warnings``, ``seconds`` and ``network_seconds``.
+    ``meta`` holds :data:`OUTPUT_META`: the first slice's ``mask``, the realised ``acceleration``, ``warnings``,
+    ``seconds`` and ``network_seconds``.
     """
 
     def __init__(self, settings: ReconSettings = ReconSettings()) -> None:
