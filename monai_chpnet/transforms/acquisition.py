@@ -14,7 +14,6 @@ name), so every slice of a volume gets the same mask regardless of order, worker
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Hashable, Mapping, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
