@@ -65,6 +65,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from monai_chpnet.atomic import AtomicFiles, write_json, write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "chpnet_mri_recon"
 OUT = ROOT / "benchmarks" / "results" / "ablation_complex"
@@ -195,7 +197,7 @@ def train(
     if proc.returncode != 0:
         raise RuntimeError(f"{name}: training failed (exit {proc.returncode}); see {ckpt_dir / 'train.log'}")
     print(f"[ablation] {name}: done in {seconds / 60:.1f} min", flush=True)
-    (ckpt_dir / "train_record.json").write_text(json.dumps({"train_seconds": seconds, "command": record["command"]}))
+    write_json(ckpt_dir / "train_record.json", {"train_seconds": seconds, "command": record["command"]})
     return {**record, "train_seconds": seconds}
 
 
@@ -644,8 +646,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             f"L1 error ratio student/teacher {win_rate['error_ratio']:.3f})",
             flush=True,
         )
-        (out / "win_rate.json").write_text(
-            json.dumps({**win_rate, "teacher": teacher_records[-1]["weights"], "student": alone["weights"]}, indent=2)
+        write_json(
+            out / "win_rate.json", {**win_rate, "teacher": teacher_records[-1]["weights"], "student": alone["weights"]}
         )
         if args.win_rate_only:
             return
@@ -803,12 +805,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "training": teacher_records + records[1:],
         "figure_rows": methods + ["reference"],
     }
-    tmp = out / ".ablation.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out / "ablation.json")
-    tmp = out / ".ablation.md.tmp"
-    tmp.write_text(table + "\n")
-    os.replace(tmp, out / "ablation.md")
+    with AtomicFiles() as files:
+        write_json(out / "ablation.json", report, files=files)
+        write_text(out / "ablation.md", table + "\n", files=files)
     figures = "ablation.png, ablation_ood.png" + (", trajectories.png" if trajectory_figure else "")
     print(f"[ablation] wrote {out / 'ablation.json'}, ablation.md, {figures}")
 

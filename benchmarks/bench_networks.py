@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -29,6 +28,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
+from monai_chpnet.atomic import write_json
 from monai_chpnet.kspace import complex_to_channels, fft2c, ifft2c
 from monai_chpnet.networks import DEFAULT_STUDENT_PRESET, FastMRIUNet, student_from_preset, teacher_from_preset
 from monai_chpnet.networks.summary import count_macs, count_parameters, format_table
@@ -74,19 +74,6 @@ def time_forward(
             sync()
             times.append((time.perf_counter() - start) * 1e3)
     return times
-
-
-def write_json_atomic(payload: dict, path: Path) -> None:
-    """Write ``payload`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -165,7 +152,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         payload = merge_rows(payload, args.output)
     print(f"\n{args.size}×{args.size}, batch 1, {args.device}, {args.threads} threads, inference_mode, amp={args.amp}")
     print(format_table(payload["rows"], extra=("ms_median", "ms_min")))
-    write_json_atomic(payload, args.output)
+    write_json(args.output, payload)
     print(f"saved {args.output}")
 
 

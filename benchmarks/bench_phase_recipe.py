@@ -19,14 +19,13 @@ are not trained again (``--retrain`` forces it). Writes ``benchmarks/results/pha
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from monai_chpnet.atomic import AtomicFiles, write_json, write_text  # noqa: E402
 from bench_ablation import train  # noqa: E402  one training harness (resume rules, recorded commands)
 
 OUT = Path(__file__).resolve().parent / "results" / "phase_recipe"
@@ -54,23 +53,21 @@ def network_of(overrides: Dict[str, object]):
 
 
 def validation_scores(net) -> Dict[str, float]:
-    """Mean PSNR gain over zero-filling on the validation split, per acquisition and acceleration."""
+    """Mean PSNR gain over zero-filling on the validation split, per acquisition and acceleration (each image a
+    one-slice volume through :func:`~monai_chpnet.inference.reconstruct_volume`, its phase seeded by its name)."""
     import numpy as np
 
     from monai_chpnet.data.selection import training_dataset
-    from monai_chpnet.inference import reconstruct_samples, reference_metrics
-    from monai_chpnet.transforms.recipes import eval_transforms
+    from monai_chpnet.inference import reconstruct_volume
 
+    items = list(training_dataset("sample", "val"))
     scores = {}
     for phase in (False, True):
         for acc in (4.0, 8.0):
-            t = eval_transforms(acc, 0.32 / acc, seed_key="fname", phase_seed_key="fname" if phase else None)
-            ds = training_dataset("sample", "val", image_transform=t)
             gains = []
-            for i in range(len(ds)):
-                out = reconstruct_samples([ds[i]], net)
-                m = reference_metrics(out["reference"], {"zf": out["zero_filled"], "net": out["reconstruction"]})
-                gains.append(m["net"]["psnr"] - m["zf"]["psnr"])
+            for item in items:
+                r = reconstruct_volume(item["target"].numpy(), net, acc, source=item["fname"], simulate_phase=phase)
+                gains.append(r.metrics["reconstruction"]["psnr"] - r.metrics["zero_filled"]["psnr"])
             scores[f"{'phase' if phase else 'magnitude'}_{acc:g}x"] = float(np.mean(gains))
     scores["mean"] = float(np.mean(list(scores.values())))
     return scores
@@ -162,10 +159,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     table = "\n".join(lines)
     print(table)
     report = {"settings": {**vars(args), "out": str(args.out)}, "arms": results}
-    for name, text in (("recipe.json", json.dumps(report, indent=2)), ("recipe.md", table + "\n")):
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, out / name)
+    with AtomicFiles() as written:
+        write_json(out / "recipe.json", report, files=written)
+        write_text(out / "recipe.md", table + "\n", files=written)
     print(f"[recipe] wrote {out / 'recipe.json'} and recipe.md")
 
 

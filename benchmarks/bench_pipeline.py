@@ -21,7 +21,6 @@ which other jobs on the machine disturb much less than wall time. Prints a table
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -34,6 +33,7 @@ import torch
 from monai.data import DataLoader, Dataset
 from monai.transforms import Compose
 
+from monai_chpnet.atomic import write_json
 from monai_chpnet.keys import ReconKeys as K
 from monai_chpnet.transforms import (
     ALL_SCALED_KEYS,
@@ -170,10 +170,7 @@ def main() -> None:
             for name, (median, best, cpu) in rows
         ],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, args.out)
+    write_json(args.out, result)
     print(f"saved {args.out}")
 
 

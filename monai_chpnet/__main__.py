@@ -1,7 +1,9 @@
 """Command line: ``python -m monai_chpnet reconstruct|demo ...`` (also installed as ``monai-chpnet``).
 
-A thin shell over :mod:`monai_chpnet.inference`; every option maps to an argument of
-:func:`~monai_chpnet.inference.reconstruct_file`.
+A thin shell over :mod:`monai_chpnet.inference`: the options are the fields of
+:class:`~monai_chpnet.inference.ReconSettings`, checked by it (an option's type by argparse, its range by the
+settings, so the command line and the other front ends refuse the same values with the same words), and
+everything is checked -- settings, weights, input, output names -- before the reconstruction starts.
 """
 
 from __future__ import annotations
@@ -9,53 +11,75 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 __all__ = ["main"]
+
+#: the option that sets each setting, as errors name it
+OPTIONS = {
+    "acceleration": "--acceleration",
+    "center_fraction": "--center-fraction",
+    "mask_type": "--mask",
+    "seed": "--seed",
+    "undersampled": "--undersampled",
+    "slice_axis": "--slice-axis",
+    "series_id": "--series-id",
+    "batch_size": "--batch-size",
+    "device": "--device",
+    "threads": "--threads",
+}
 
 
 def _progress(done: int, total: int) -> None:
     print(f"\r  reconstructing slices {done}/{total}", end="\n" if done == total else "", flush=True)
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
-    """An argparse ``type`` for integers >= ``low``."""
+def _setting(key: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` that parses the text and checks it as the setting ``key`` (usage error otherwise)."""
 
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be {low} or more, got {value}")
+    def check(text: str) -> Any:
+        from monai_chpnet.inference import ReconSettings, SettingsError
+
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        try:
+            ReconSettings(**{key: value})
+        except SettingsError as err:  # argparse names the option itself: "argument --seed: must be ..."
+            raise argparse.ArgumentTypeError(err.describe(OPTIONS[key]).removeprefix(OPTIONS[key] + " ")) from None
         return value
 
-    return parse
+    return check
 
 
 def _reconstruct(args: argparse.Namespace) -> int:
     import torch
 
-    from monai_chpnet.inference import check_device, check_output_dir, load_network, reconstruct_file, write_outputs
+    from monai_chpnet.inference import (
+        ReconSettings,
+        SettingsError,
+        load_network,
+        output_paths,
+        output_stem,
+        plan_outputs,
+        reconstruct_file,
+        write_outputs,
+    )
 
-    check_device(args.device, "--device")
-    torch.set_num_threads(args.threads) if args.threads else None
-    check_output_dir(args.output_dir)  # fail before any work
-    network = load_network(args.weights, preset=args.preset, map_location=args.device) if args.weights else None
+    try:
+        settings = ReconSettings(**{key: getattr(args, key) for key in OPTIONS})
+    except SettingsError as err:
+        raise ValueError(err.describe(OPTIONS.get(err.key, err.key))) from None
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    plan_outputs([args.input], args.output_dir)  # fail before any work: input, output folder, output names
+    output_paths(args.output_dir, args.stem or output_stem(args.input))
+    network = load_network(args.weights, preset=args.preset, map_location=settings.device) if args.weights else None
     if network is None:
         print("no --weights given: writing the zero-filled reconstruction (the baseline)")
-    result = reconstruct_file(
-        args.input,
-        network,
-        acceleration=args.acceleration,
-        undersampled=args.undersampled,
-        slice_axis=args.slice_axis,
-        center_fraction=args.center_fraction,
-        mask_type=args.mask,
-        seed=args.seed,
-        device=args.device,
-        batch_size=args.batch_size,
-        progress=_progress,
-        series_id=args.series_id,
-    )
-    paths = write_outputs(result, args.output_dir)
+    result = reconstruct_file(args.input, network, progress=_progress, settings=settings)
+    paths = write_outputs(result, args.output_dir, stem=args.stem)
     print(result.summary())
     for name, path in paths.items():
         print(f"  {name:<15} {path}")
@@ -70,10 +94,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from monai_chpnet.transforms.masks import MASK_FUNCS
+
     parser = argparse.ArgumentParser(
         prog="monai-chpnet",
         description="Fast MRI reconstruction with a distilled CNN student (monai-chpnet). The MONAI Bundle "
-        "(python -m monai.bundle run ...) is the primary interface; this CLI calls the same inference function.",
+        "(python -m monai.bundle run ...) is the primary interface; this CLI calls the same inference functions.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -82,26 +108,38 @@ def build_parser() -> argparse.ArgumentParser:
             "--weights", help="student weights (.pt state dict or training checkpoint); omit for zero-filled"
         )
         p.add_argument("--preset", default="small", help="student preset the weights belong to (default: small)")
-        p.add_argument("--acceleration", type=float, default=4.0, help="simulated undersampling factor (default 4)")
+        p.add_argument(
+            "--acceleration",
+            type=_setting("acceleration", float),
+            default=4.0,
+            help="undersampling factor, >= 1 (default 4)",
+        )
         p.add_argument(
             "--center-fraction",
             type=float,
             default=None,
             help="fully sampled centre fraction (default: 0.32 / acceleration, fastMRI's 4x:0.08, 8x:0.04)",
         )
-        p.add_argument("--mask", choices=("random", "equispaced"), default="random", help="column mask type")
-        p.add_argument("--seed", type=int, default=0, help="mask seed (one mask per volume)")
+        p.add_argument("--mask", dest="mask_type", default="random", help=f"column mask: {' or '.join(MASK_FUNCS)}")
+        p.add_argument(
+            "--seed", type=_setting("seed", int), default=0, help="mask seed, 0 to 2**32 - 1 (one mask per volume)"
+        )
         p.add_argument(
             "--undersampled",
             action="store_true",
             help="the input is already undersampled: a .h5's k-space is taken as acquired; an image volume is "
             "the zero-filled magnitude of an acquisition with the --acceleration/--mask/--seed mask",
         )
-        p.add_argument("--slice-axis", type=int, default=0, choices=(0, 1, 2), help="array axis to slice along")
+        p.add_argument(
+            "--slice-axis", type=_setting("slice_axis", int), default=0, help="array axis to slice along: 0, 1 or 2"
+        )
         p.add_argument("--output-dir", default="outputs", help="where NIfTI, figure and metrics go (default ./outputs)")
+        p.add_argument("--stem", default=None, help="name the outputs <stem>_recon.nii.gz, ... (default: the input's)")
         p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-        p.add_argument("--batch-size", type=_int_at_least(1), default=4, help="slices per forward pass")
-        p.add_argument("--threads", type=_int_at_least(0), default=0, help="torch CPU threads (0: torch's default)")
+        p.add_argument("--batch-size", type=_setting("batch_size", int), default=4, help="slices per forward pass")
+        p.add_argument(
+            "--threads", type=_setting("threads", int), default=0, help="torch CPU threads (0: torch's default)"
+        )
         p.add_argument(
             "--series-id",
             default=None,

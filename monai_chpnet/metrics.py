@@ -33,7 +33,7 @@ from ignite.metrics import Metric
 from monai.utils import convert_to_tensor
 from torch import Tensor
 
-__all__ = ["nmse", "psnr", "ssim", "VolumePSNR", "VolumeSSIM", "VolumeNMSE", "validation_metrics"]
+__all__ = ["nmse", "psnr", "ssim", "volume_metrics", "VolumePSNR", "VolumeSSIM", "VolumeNMSE", "validation_metrics"]
 
 ArrayLike = Union[np.ndarray, Tensor]
 
@@ -64,15 +64,15 @@ def _as_volume_pair(gt: ArrayLike, pred: ArrayLike) -> Tuple[Tensor, Tensor]:
     return g, p.to(g.device)
 
 
-def _ssim_per_slice(gt: Tensor, pred: Tensor, data_range: Tensor) -> Tensor:
-    """scikit-image SSIM of each slice.
+def _ssim_slices(gt: Tensor, preds: Sequence[Tensor], data_range: Tensor) -> List[Tensor]:
+    """scikit-image SSIM of each slice of each prediction against ``gt`` (the moments of ``gt`` are filtered once).
 
     Args:
-        gt, pred: float64 ``(S, H, W)`` with ``H, W >= 7``.
+        gt: float64 ``(S, H, W)`` with ``H, W >= 7``; preds: float64 ``(S, H, W)`` each.
         data_range: float64 ``(S,)``, the data range used for slice ``s``.
 
     Returns:
-        float64 ``(S,)``: the mean of the SSIM map over the valid (uncropped) region of each slice.
+        one float64 ``(S,)`` per prediction: the mean of the SSIM map over the valid (uncropped) region of each slice.
     """
     if min(gt.shape[-2:]) < SSIM_WIN_SIZE:
         raise ValueError(
@@ -82,14 +82,24 @@ def _ssim_per_slice(gt: Tensor, pred: Tensor, data_range: Tensor) -> Tensor:
     cov_norm = n / (n - 1)  # sample covariance, as scikit-image's default use_sample_covariance=True
     c1 = ((SSIM_K1 * data_range) ** 2)[:, None, None]
     c2 = ((SSIM_K2 * data_range) ** 2)[:, None, None]
-    moments = torch.stack([gt, pred, gt * gt, pred * pred, gt * pred], dim=1)
     # a valid 7x7 box filter is scikit-image's uniform filter followed by its crop of (7 - 1) // 2 pixels per side
-    ux, uy, uxx, uyy, uxy = F.avg_pool2d(moments, SSIM_WIN_SIZE, stride=1).unbind(dim=1)
+    ux, uxx = F.avg_pool2d(torch.stack([gt, gt * gt], dim=1), SSIM_WIN_SIZE, stride=1).unbind(dim=1)
     vx = cov_norm * (uxx - ux * ux)
-    vy = cov_norm * (uyy - uy * uy)
-    vxy = cov_norm * (uxy - ux * uy)
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
-    return s.mean(dim=(-2, -1))
+    out = []
+    for pred in preds:
+        uy, uyy, uxy = F.avg_pool2d(torch.stack([pred, pred * pred, gt * pred], dim=1), SSIM_WIN_SIZE, stride=1).unbind(
+            dim=1
+        )
+        vy = cov_norm * (uyy - uy * uy)
+        vxy = cov_norm * (uxy - ux * uy)
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+        out.append(s.mean(dim=(-2, -1)))
+    return out
+
+
+def _ssim_per_slice(gt: Tensor, pred: Tensor, data_range: Tensor) -> Tensor:
+    """scikit-image SSIM of each slice, float64 ``(S,)`` (see :func:`_ssim_slices`)."""
+    return _ssim_slices(gt, [pred], data_range)[0]
 
 
 def _ssim_sum(gt: Tensor, pred: Tensor, data_range: Tensor, chunk: int = 8) -> float:
@@ -145,6 +155,52 @@ def ssim(gt: ArrayLike, pred: ArrayLike, data_range: Optional[float] = None) -> 
     g, p = _as_volume_pair(gt, pred)
     dr = g.max() if data_range is None else torch.tensor(float(data_range), dtype=g.dtype, device=g.device)
     return _ssim_sum(g, p, dr.expand(g.shape[0])) / g.shape[0]
+
+
+@torch.no_grad()
+def volume_metrics(
+    gt: ArrayLike, preds: Mapping[str, ArrayLike], chunk: int = 8
+) -> Dict[str, Dict[str, Optional[float]]]:
+    """fastMRI PSNR / SSIM / NMSE of several predictions of one volume, in one pass over ``chunk`` slices at a time.
+
+    The same values as :func:`psnr`, :func:`ssim` and :func:`nmse` (float64, ``data_range = gt.max()``), without
+    float64 copies of whole volumes: memory stays at a few chunks however long the volume.
+
+    Args:
+        gt: the reference ``(slices, H, W)``; preds: ``{name: (slices, H, W)}``.
+
+    Returns:
+        ``{name: {"psnr", "ssim", "nmse"}}``; SSIM is ``None`` for slices smaller than its 7 x 7 window.
+    """
+    g_all = convert_to_tensor(gt, track_meta=False)
+    g_all = g_all[None] if g_all.ndim == 2 else g_all
+    p_all = {}
+    for name, x in preds.items():
+        p = convert_to_tensor(x, track_meta=False)
+        p_all[name] = p[None] if p.ndim == 2 else p
+        if p_all[name].shape != g_all.shape:
+            raise ValueError(f"gt and {name} must have the same shape, got {tuple(g_all.shape)} and {tuple(p.shape)}.")
+    data_range = float(g_all.max())
+    small = min(g_all.shape[-2:]) < SSIM_WIN_SIZE
+    sums = {name: [0.0, 0.0] for name in p_all}  # squared error, SSIM
+    sq_gt = 0.0
+    for start in range(0, g_all.shape[0], chunk):
+        g = g_all[start : start + chunk].double()
+        sq_gt += float(g.pow(2).sum())
+        ps = [p_all[name][start : start + chunk].to(g.device).double() for name in p_all]
+        ssims = [None] * len(ps) if small else _ssim_slices(g, ps, g.new_full((g.shape[0],), data_range))
+        for name, p, s in zip(p_all, ps, ssims):
+            sums[name][0] += float((g - p).pow(2).sum())
+            sums[name][1] += 0.0 if s is None else float(s.sum())
+    n_pixels, n_slices = g_all.numel(), g_all.shape[0]
+    return {
+        name: {
+            "psnr": _psnr_value(err / n_pixels, data_range),
+            "ssim": None if small else ssim_sum / n_slices,
+            "nmse": _nmse_value(err, sq_gt),
+        }
+        for name, (err, ssim_sum) in sums.items()
+    }
 
 
 @dataclass

@@ -15,7 +15,9 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "[setup] creating .venv with $($PY --version)"
   "$PY" -m venv .venv
 fi
-pip_() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@"; }
+# pip's resolver report is replaced by one `pip check` at the end, which leaves out what MONAI Label and
+# pydicom-seg declare but are installed without on purpose (see requirements-monailabel-nodeps.txt)
+pip_() { .venv/bin/python -m pip install -q --disable-pip-version-check --no-warn-conflicts "$@"; }
 if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null; then
   echo "[setup] installing torch==2.13.0 (CPU)"
   pip_ -c constraints.txt torch==2.13.0
@@ -32,10 +34,12 @@ spec="."
 [[ -n "$pip_extras" ]] && spec=".[$pip_extras]"
 if [[ $monailabel == 1 ]]; then
   echo "[setup] installing monai_chpnet $spec + MONAI Label's serving dependencies"
-  pip_ -c constraints.txt -e "$spec" -r requirements-monailabel.txt
+  pip_ -c constraints.txt -e "$spec" -r requirements-monailabel.txt -r requirements-monailabel-bundle.txt
   pip_ -c constraints.txt --no-deps -r requirements-monailabel-nodeps.txt
 else
   echo "[setup] installing monai_chpnet $spec"
   pip_ -c constraints.txt -e "$spec"
 fi
+broken="$(.venv/bin/python -m pip check 2>&1 | grep -v -E '^(monailabel|pydicom-seg) |^No broken requirements' || true)"
+[[ -n "$broken" ]] && echo "[setup] pip check: $broken"
 echo "[setup] done: $(.venv/bin/python -c 'import torch, monai; print(f"torch {torch.__version__}, monai {monai.__version__}")')"

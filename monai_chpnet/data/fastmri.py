@@ -31,7 +31,14 @@ from torch.utils.data import Dataset
 
 from monai_chpnet.keys import ReconKeys
 
-__all__ = ["FASTMRI_SPLITS", "FastMRISliceDataset", "fastmri_volume_loader", "parse_ismrmrd_header"]
+__all__ = [
+    "FASTMRI_SPLITS",
+    "FastMRISliceDataset",
+    "FastMRIVolume",
+    "fastmri_volume_loader",
+    "parse_ismrmrd_header",
+    "read_fastmri_volume",
+]
 
 FASTMRI_SPLITS = ("train", "val", "test")
 TARGET_KEY = "reconstruction_esc"
@@ -162,6 +169,56 @@ def _list_files(source: Union[PathLike, Sequence[PathLike]], split: Optional[str
             + (f" and {len(missing) - 5} more." if len(missing) > 5 else ".")
         )
     return files
+
+
+@dataclass
+class FastMRIVolume:
+    """A whole single-coil fastMRI file in memory (see :func:`read_fastmri_volume`).
+
+    Attributes:
+        kspace: complex64 ``(slices, H, W)``, centred.
+        target: float32 ``(slices, h, w)`` ``reconstruction_esc``, or ``None`` (the test split has none).
+        metadata: the file's attributes and header sizes, as :class:`FastMRISliceDataset` items carry them.
+    """
+
+    path: Path
+    kspace: np.ndarray
+    target: Optional[np.ndarray]
+    metadata: Dict[str, Any]
+
+
+def _count_non_finite(array: np.ndarray) -> int:
+    """How many NaN / inf values ``array`` holds (one min/max pass when it has none)."""
+    values = array.view(np.float32) if np.iscomplexobj(array) else array
+    if values.size == 0 or np.isfinite(values.min()) and np.isfinite(values.max()):
+        return 0
+    return int(values.size - np.isfinite(values).sum())
+
+
+def read_fastmri_volume(path: PathLike) -> FastMRIVolume:
+    """Read a single-coil fastMRI file whole: k-space, target (if any) and metadata, checked.
+
+    Raises:
+        OSError: not a readable HDF5 file.
+        ValueError: no ``kspace`` dataset, real-valued or multi-coil k-space, no slices, a target that does not
+            match the k-space, or NaN / inf values in either -- each naming the file.
+    """
+    path = Path(path)
+    try:
+        volume = _index_file(path)
+    except (KeyError, TypeError) as err:  # the format errors of the slice dataset, as the value errors they are
+        raise ValueError(err.args[0] if err.args else str(err)) from None
+    with h5py.File(path, "r") as f:
+        shape = f["kspace"].shape
+        if volume.num_slices == 0 or min(shape[1:]) < 1:
+            raise ValueError(f"fastMRI file {path} has no k-space to reconstruct: 'kspace' has shape {shape}.")
+        kspace = f["kspace"][()].astype(np.complex64, copy=False)
+        target = f[TARGET_KEY][()].astype(np.float32, copy=False) if volume.has_target else None
+    for name, array in (("kspace", kspace), (TARGET_KEY, target)):
+        bad = _count_non_finite(array) if array is not None else 0
+        if bad:
+            raise ValueError(f"fastMRI file {path}: {name!r} of shape {array.shape} has {bad} NaN/inf value(s).")
+    return FastMRIVolume(path, kspace, target, dict(volume.metadata))
 
 
 class FastMRISliceDataset(Dataset):

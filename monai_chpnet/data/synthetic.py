@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from monai.config import PathLike
 
-from monai_chpnet.data._atomic import atomic_path
+from monai_chpnet.atomic import atomic_path
 from monai_chpnet.kspace import center_crop_hw, fft2c, ifft2c
 from monai_chpnet.transforms.phase import RandSmoothPhase
 

@@ -13,10 +13,17 @@ patient coordinates in mm.
 
 Only 3-D scalar images are accepted: a 2-D image is an error (use the image-folder datasets for 2-D
 images; a single DICOM file is read by SimpleITK as a 3-D volume of one slice and is accepted).
+
+A NIfTI file shorter than its header says (a truncated download or copy, a write that met a full disk) is
+refused: ITK reads one without a word, filling the missing voxels with zeros. :func:`check_volume_file` checks it
+from the header and, for ``.nii.gz``, the gzip trailer (no decompression); writes are checked the same way.
 """
 
 from __future__ import annotations
 
+import gzip
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -25,9 +32,9 @@ import numpy as np
 import SimpleITK as sitk
 from monai.config import PathLike
 
-from monai_chpnet.data._atomic import atomic_path
+from monai_chpnet.atomic import AtomicFiles
 
-__all__ = ["VOLUME_SUFFIXES", "Geometry", "read_volume", "write_volume"]
+__all__ = ["VOLUME_SUFFIXES", "Geometry", "check_volume_file", "read_volume", "write_volume"]
 
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha")  # single-file formats write_volume produces
 
@@ -65,6 +72,87 @@ def _slice_first(values: Tuple, axis: int) -> Tuple:
     """``values`` (one per axis of the ``(k, j, i)`` array) re-ordered like ``np.moveaxis(array, axis, 0)``."""
     rest = list(values)
     return (rest.pop(axis), *rest)
+
+
+def _nifti_expected_size(header: bytes) -> Optional[int]:
+    """Bytes a single-file NIfTI-1 / NIfTI-2 image holds according to its header (``vox_offset`` + data), or
+    ``None`` when ``header`` is not one (too short, an Analyze pair, an unknown layout)."""
+    for order in "<>":
+        if len(header) >= 348 and struct.unpack(order + "i", header[:4])[0] == 348 and header[344:347] == b"n+1":
+            dims = struct.unpack(order + "8h", header[40:56])
+            bitpix = struct.unpack(order + "h", header[72:74])[0]
+            offset = int(struct.unpack(order + "f", header[108:112])[0])
+            break
+        if len(header) >= 540 and struct.unpack(order + "i", header[:4])[0] == 540 and header[4:7] == b"n+2":
+            dims = struct.unpack(order + "8q", header[16:80])
+            bitpix = struct.unpack(order + "h", header[14:16])[0]
+            offset = struct.unpack(order + "q", header[168:176])[0]
+            break
+    else:
+        return None
+    if not 1 <= dims[0] <= 7 or bitpix <= 0 or any(d < 0 for d in dims[1 : dims[0] + 1]):
+        return None
+    voxels = 1
+    for d in dims[1 : dims[0] + 1]:
+        voxels *= max(int(d), 1)
+    return offset + voxels * bitpix // 8
+
+
+def _gzip_length(path: Path) -> Optional[int]:
+    """Uncompressed length of a gzip file read to its end, ``None`` when the stream stops early (truncated)."""
+    total = 0
+    try:
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(1 << 22):
+                total += len(chunk)
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        return None
+    return total
+
+
+def _nifti_shortfall(path: Path) -> Optional[Tuple[str, int]]:
+    """``(what the file holds, bytes its header announces)`` when a NIfTI file holds fewer bytes than its header
+    announces, else ``None`` (complete, not NIfTI, or not readable as such: its reader names the problem).
+
+    ``.nii``: the file size. ``.nii.gz``: the gzip trailer's uncompressed length (the file's last 4 bytes, modulo
+    2**32), which a stream cut short does not end with; only if it differs (several gzip members, or a truncated
+    file) is the stream read to its end to tell which.
+    """
+    name = path.name.lower()
+    if not name.endswith((".nii", ".nii.gz")) or not path.is_file():
+        return None
+    packed = name.endswith(".gz")
+    try:
+        with gzip.open(path, "rb") if packed else open(path, "rb") as f:
+            expected = _nifti_expected_size(f.read(540))
+    except (OSError, EOFError, zlib.error):
+        return None
+    if expected is None:
+        return None
+    if not packed:
+        size: Optional[int] = path.stat().st_size
+    else:
+        with open(path, "rb") as f:
+            f.seek(-4, 2)
+            if int.from_bytes(f.read(4), "little") == expected % 2**32:
+                return None
+        size = _gzip_length(path)
+    if size is not None and size >= expected:
+        return None
+    return ("a gzip stream that stops early" if size is None else f"{size} bytes"), expected
+
+
+def check_volume_file(path: Path) -> None:
+    """Refuse a NIfTI file (``.nii`` / ``.nii.gz``) that holds fewer bytes than its header announces (a truncated
+    download or copy, a write that met a full disk); other formats are left to their readers, which refuse a
+    truncated file themselves.
+
+    Raises:
+        OSError: naming the file, what it holds and the bytes its header announces.
+    """
+    short = _nifti_shortfall(Path(path))
+    if short is not None:
+        raise OSError(f"volume {path} is incomplete: it holds {short[0]}, its header announces {short[1]} bytes.")
 
 
 def _check_series_positions(path: Path, reader: sitk.ImageSeriesReader, count: int) -> None:
@@ -107,6 +195,7 @@ def _read_image(path: Path, series_id: Optional[str]) -> sitk.Image:
     """A file through ``sitk.ReadImage``, a folder as a DICOM series; errors name the path."""
     if not path.exists():
         raise FileNotFoundError(f"volume {path} does not exist.")
+    check_volume_file(path)
     try:
         if not path.is_dir():
             return sitk.ReadImage(str(path))
@@ -162,7 +251,7 @@ def read_volume(path: PathLike, slice_axis: int = 0, series_id: Optional[str] = 
         raise ValueError(
             f"volume {path} has {image.GetNumberOfComponentsPerPixel()} components per voxel; expected a scalar image."
         )
-    array = sitk.GetArrayFromImage(image).astype(np.float32)
+    array = sitk.GetArrayViewFromImage(image).astype(np.float32)  # one copy of the voxels, not two
     geometry = Geometry(
         spacing=tuple(image.GetSpacing()),  # type: ignore[arg-type]
         origin=tuple(image.GetOrigin()),  # type: ignore[arg-type]
@@ -170,26 +259,44 @@ def read_volume(path: PathLike, slice_axis: int = 0, series_id: Optional[str] = 
         shape=tuple(array.shape),  # type: ignore[arg-type]
         slice_axis=slice_axis,
     )
+    del image  # the file's own buffer, before the re-ordering below may copy the voxels again
     return np.ascontiguousarray(np.moveaxis(array, slice_axis, 0)), geometry
 
 
-def write_volume(array: np.ndarray, geometry: Geometry, path: PathLike) -> Path:
+def _check_written(path: Path) -> None:
+    """The check a written volume passes before it is renamed: NIfTI by its header (see :func:`check_volume_file`),
+    other formats by reading them back (their readers refuse a truncated file)."""
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        short = _nifti_shortfall(path)
+        if short is not None:
+            raise OSError(f"the volume written holds {short[0]}, its header announces {short[1]} bytes (disk full?)")
+        return
+    try:
+        sitk.ReadImage(str(path))
+    except RuntimeError as err:
+        raise OSError(f"the volume written does not read back ({str(err).strip().splitlines()[-1]})") from None
+
+
+def write_volume(array: np.ndarray, geometry: Geometry, path: PathLike, files: Optional[AtomicFiles] = None) -> Path:
     """Write a ``(slices, H, W)`` array with ``geometry`` (the inverse of :func:`read_volume`), atomically.
 
     The slice axis is moved back, spacing / origin / direction are set from ``geometry`` and the image is
     written to a temporary file in the destination folder (same suffix, so SimpleITK picks the same writer),
-    then moved into place with ``os.replace``. The pixel type is the array's dtype.
+    checked to hold what its header announces, then moved into place (:mod:`monai_chpnet.atomic`). The pixel type
+    is the array's dtype.
 
     Args:
         array: ``(slices, H, W)`` with ``geometry.array_shape``.
         geometry: from :func:`read_volume`.
         path: destination ending in one of :data:`VOLUME_SUFFIXES`; parent folders are created.
+        files: a group of files being written together: the volume is staged in it and renamed with the others.
 
     Returns:
         the path written.
 
     Raises:
         ValueError: an unsupported suffix, or an array whose shape does not match the geometry.
+        OSError: the file could not be written completely (nothing is left under its name).
     """
     path = Path(path)
     suffix = next((s for s in VOLUME_SUFFIXES if path.name.lower().endswith(s)), None)
@@ -204,6 +311,12 @@ def write_volume(array: np.ndarray, geometry: Geometry, path: PathLike) -> Path:
     image.SetSpacing(geometry.spacing)
     image.SetOrigin(geometry.origin)
     image.SetDirection(geometry.direction)
-    with atomic_path(path, suffix) as tmp:
+
+    def write(tmp: Path) -> None:
         sitk.WriteImage(image, str(tmp), useCompression=True)
+
+    if files is not None:
+        return files.write(path, write, suffix, verify=_check_written)
+    with AtomicFiles() as group:
+        group.write(path, write, suffix, verify=_check_written)
     return path

@@ -22,6 +22,9 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
 
+from monai_chpnet.atomic import atomic_path
+from monai_chpnet.checkpoints import describe_state_mismatch
+
 __all__ = [
     "RunConfig",
     "AtomicCheckpointSaver",
@@ -85,7 +88,8 @@ class RunConfig:
 
 
 class _AtomicDiskSaver(DiskSaver):
-    """Ignite's atomic ``DiskSaver`` (temp file + rename), leaving files world-readable like a plain save; with
+    """Ignite's ``DiskSaver`` writing through :func:`monai_chpnet.atomic.atomic_path` (temp file, checked, renamed),
+    leaving files world-readable like a plain save; with
     ``filename`` every save goes to that one name (the model zoo's ``models/model.pt``) and nothing is removed."""
 
     def __init__(self, dirname: str, filename: Optional[str] = None) -> None:
@@ -93,9 +97,9 @@ class _AtomicDiskSaver(DiskSaver):
         self.filename = filename
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Optional[Mapping] = None) -> None:
-        filename = self.filename or filename
-        super().__call__(checkpoint, filename, metadata)
-        path = os.path.join(self.dirname, filename)
+        path = os.path.join(self.dirname, self.filename or filename)
+        with atomic_path(path) as tmp:  # checked (a complete zip archive) before the rename
+            torch.save(checkpoint, tmp, **self.kwargs)
         if os.path.exists(path):
             os.chmod(path, 0o644)
 
@@ -266,26 +270,6 @@ class ResumeFromCheckpoint:
             engine.state.max_epochs = max(prior_max_epochs, engine.state.epoch)
         self.loaded_from = path
         engine.logger.info(f"resumed from {path} at epoch {engine.state.epoch}, iteration {engine.state.iteration}")
-
-
-def describe_state_mismatch(module: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> str:
-    """Describe how a state dict fails to fit ``module``: missing / unexpected keys, shape mismatches ('' if it fits)."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}"
-        for k, v in own.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    parts = []
-    if missing:
-        parts.append(f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}")
-    if unexpected:
-        parts.append(f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}")
-    if shapes:
-        parts.append(f"shape mismatch {shapes[:3]}")
-    return "; ".join(parts)
 
 
 class DynamicKDWeightHandler:

@@ -25,6 +25,7 @@ except ImportError as _err:
 from monai_chpnet.monailabel.config import BUNDLE_CONF, ReconstructionTaskConfig
 from monai_chpnet.monailabel.infer import PARAMS_KEY, ParseReconRequestd, ReconstructionInferTask
 from monai_chpnet.monailabel.params import RECON_DEFAULTS, InvalidRequest, ReconParams, parse_recon_params
+from monai_chpnet.monailabel.routes import install_infer_route
 
 __all__ = [
     "BUNDLE_CONF",
@@ -36,6 +37,7 @@ __all__ = [
     "ReconstructionInferTask",
     "ReconstructionTaskConfig",
     "SAMPLE_APP_DIR",
+    "install_infer_route",
     "parse_recon_params",
 ]
 

@@ -8,15 +8,18 @@ and the 3D Slicer module share (read with geometry, simulate the undersampled ac
 undersampled, normalise, run the student, de-normalise, score against the reference).
 
 * pre-transform :class:`ParseReconRequestd`: checks the image exists and parses ``params``
-  (:func:`~monai_chpnet.monailabel.params.parse_recon_params`);
+  (:func:`~monai_chpnet.monailabel.params.parse_recon_params`; an unknown key is refused);
 * inferer (:meth:`ReconstructionInferTask.run_inferer`): ``reconstruct_file`` with the student built by the
   bundle's own ``configs/inference.json`` (:func:`~monai_chpnet.inference.load_bundle_network`);
 * post-transforms: none (the result is already in the input's units, on its grid);
 * writer (:meth:`ReconstructionInferTask.writer`): the reconstruction with the input's spacing, origin and
-  direction (:func:`~monai_chpnet.data.volumes.write_volume`), and a result JSON with the metrics.
+  direction (:func:`~monai_chpnet.data.volumes.write_volume`), and a result JSON with the metrics (strict JSON:
+  an undefined metric is ``null``).
 
-Client mistakes (unknown image, bad parameter, unreadable file) become ``fastapi.HTTPException`` 404 / 422 with
-a one-line message; MONAI Label would otherwise answer any exception with a bare 500.
+Client mistakes (unknown image, bad or unknown parameter, unreadable file) become ``fastapi.HTTPException`` 404 /
+422 with a one-line message naming the file as the client named it; MONAI Label would otherwise answer any
+exception with a bare 500. A file MONAI Label saved from an upload is deleted when it cannot be reconstructed
+(MONAI Label deletes it only after a successful answer).
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ from monai_chpnet.inference import (
     load_bundle_network,
     output_geometry,
     reconstruct_file,
+    result_report,
 )
 from monai_chpnet.monailabel.params import RECON_DEFAULTS, InvalidRequest, ReconParams, parse_recon_params
 
-__all__ = ["PARAMS_KEY", "ParseReconRequestd", "ReconstructionInferTask"]
+__all__ = ["PARAMS_KEY", "ParseReconRequestd", "ReconstructionInferTask", "is_monailabel_upload"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +54,35 @@ logger = logging.getLogger(__name__)
 PARAMS_KEY = "recon_params"
 
 
+def is_monailabel_upload(path: Union[str, os.PathLike]) -> bool:
+    """Whether ``path`` is where MONAI Label's infer endpoint saved an uploaded file
+    (``tempfile.NamedTemporaryFile(suffix=...).name``: ``tmp*`` in the temporary folder)."""
+    p = Path(path)
+    return p.parent == Path(tempfile.gettempdir()) and p.name.startswith("tmp")
+
+
+def _client_name(path: Union[str, os.PathLike]) -> str:
+    """How the client knows ``path``: its file name (server folders are none of its business), or "the uploaded
+    file" for MONAI Label's temporary copy of an upload."""
+    p = Path(path)
+    suffix = "".join(p.suffixes)
+    return f"the uploaded file ({suffix or 'no suffix'})" if is_monailabel_upload(p) else p.name
+
+
 class ParseReconRequestd:
     """Pre-transform: check that the request's image exists and put its parsed parameters under ``PARAMS_KEY``.
 
     MONAI Label replaces an image id by the file's path, and by ``""`` when the datastore does not know the id.
 
+    Args:
+        known: keys of the task's own config, accepted besides the reconstruction's and MONAI Label's.
+
     Raises:
-        InvalidRequest: 404 for a missing image, 422 for a bad parameter.
+        InvalidRequest: 404 for a missing image, 422 for a bad or unknown parameter.
     """
+
+    def __init__(self, known: Sequence[str] = ()) -> None:
+        self.known = tuple(known)
 
     def __call__(self, data: Dict[str, Any]) -> Dict[str, Any]:
         image = data.get("image_path") or data.get("image")
@@ -69,7 +94,7 @@ class ParseReconRequestd:
             )
         if not os.path.exists(image):
             raise InvalidRequest(f"image not found: {Path(image).name}", status_code=404)
-        data[PARAMS_KEY] = parse_recon_params(data)
+        data[PARAMS_KEY] = parse_recon_params(data, self.known)
         return data
 
 
@@ -119,11 +144,14 @@ class ReconstructionInferTask(BasicInferTask):
         try:
             return super().__call__(request, callbacks)
         except InvalidRequest as err:
+            image = request.get("image")
+            if isinstance(image, str) and is_monailabel_upload(image):  # MONAI Label deletes it only on success
+                Path(image).unlink(missing_ok=True)
             logger.warning(f"rejected request ({err.status_code}): {err}")
             raise HTTPException(status_code=err.status_code, detail=str(err)) from None
 
     def pre_transforms(self, data: Optional[Dict[str, Any]] = None) -> Sequence[Callable]:
-        return [ParseReconRequestd()]
+        return [ParseReconRequestd(known=tuple(self.config()))]
 
     def post_transforms(self, data: Optional[Dict[str, Any]] = None) -> Sequence[Callable]:
         return []
@@ -140,15 +168,16 @@ class ReconstructionInferTask(BasicInferTask):
         """``reconstruct_file`` on the request's image; the :class:`ReconstructionResult` goes to ``pred``.
 
         Raises:
-            InvalidRequest: 422 when the file cannot be reconstructed (unreadable, 4-D, all zero, multi-coil).
+            InvalidRequest: 422 when the file cannot be reconstructed (unreadable, truncated, 4-D, all zero,
+                multi-coil), naming it as the client knows it.
         """
         network = self._get_network(device, data)
         params: ReconParams = data[PARAMS_KEY]
         path = data.get("image_path") or data["image"]
         try:
-            result = reconstruct_file(path, network, device=device, **params.reconstruct_kwargs())
+            result = reconstruct_file(path, network, settings=params.settings(device=device))
         except (ValueError, OSError) as err:  # the readers' documented errors for a bad input file
-            name = Path(path).name  # the server's paths are none of the client's business
+            name = _client_name(path)
             raise InvalidRequest(f"cannot reconstruct {name}: {str(err).replace(str(path), name)}") from None
         logger.info(result.summary())
         data[self.output_label_key] = result
@@ -159,7 +188,11 @@ class ReconstructionInferTask(BasicInferTask):
     ) -> Tuple[str, Dict[str, Any]]:
         """Write the reconstruction with the input's geometry to a temporary file (MONAI Label sends it to the
         client, then deletes it) and return it with the result JSON: realised acceleration, the parameters used,
-        and PSNR / SSIM / NMSE of the zero-filled input and of the reconstruction when a reference exists."""
+        PSNR / SSIM / NMSE of the zero-filled input and of the reconstruction when a reference exists, warnings.
+
+        Raises:
+            HTTPException: 500 naming what could not be written (a full disk); nothing is left behind.
+        """
         result: ReconstructionResult = data[self.output_label_key]
         params: ReconParams = data[PARAMS_KEY]
         suffix = extension or params.result_extension
@@ -168,15 +201,17 @@ class ReconstructionInferTask(BasicInferTask):
         os.close(fd)
         try:
             path = write_volume(result.reconstruction, output_geometry(result), name)
-        except BaseException:  # MONAI Label deletes the file only after a successful response
+        except OSError as err:  # MONAI Label deletes the file only after a successful response
+            os.unlink(name)
+            raise HTTPException(status_code=500, detail=f"cannot write the reconstruction: {err}") from None
+        except BaseException:
             os.unlink(name)
             raise
-        report = {
-            "source": Path(result.source).name,
-            "shape": list(result.reconstruction.shape),
-            "acceleration": result.acceleration,
-            "params": params.to_json(),
-            "metrics": result.metrics,
-            "seconds": round(result.seconds, 3),
-        }
+        report = result_report(result)
+        report.update(
+            source=_client_name(result.source),
+            shape=list(result.reconstruction.shape),
+            params=params.to_json(),
+            seconds=round(result.seconds, 3),
+        )
         return str(path), report

@@ -32,7 +32,13 @@ from monai_chpnet.transforms.acquisition import (
     ZeroFilledChannelsd,
     undersample_kspace,
 )
-from monai_chpnet.transforms.crop import CenterCropHW, CenterCropHWd, RandSignalSpatialCrop, RandSignalSpatialCropd
+from monai_chpnet.transforms.crop import (
+    CenterCropHW,
+    CenterCropHWd,
+    RandSignalSpatialCrop,
+    RandSignalSpatialCropd,
+    fastmri_crop_size,
+)
 from monai_chpnet.transforms.degradation import SR_MODES, SRDownsample, SRDownsampled
 from monai_chpnet.transforms.intensity import NORM_MODES, NormalizeInstance, NormalizeInstanced, denormalize
 from monai_chpnet.transforms.phase import RandSmoothPhase, RandSmoothPhased
@@ -85,6 +91,7 @@ __all__ = [
     "check_kspace_sample",
     "create_mask_func",
     "denormalize",
+    "fastmri_crop_size",
     "seed_from_name",
     "undersample_kspace",
 ]

@@ -14,7 +14,6 @@ name), so every slice of a volume gets the same mask regardless of order, worker
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Hashable, Mapping, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
@@ -26,7 +25,8 @@ from torch import Tensor
 
 from monai_chpnet.keys import ReconKeys
 from monai_chpnet.kspace import apply_mask, center_crop_hw, complex_to_channels, fft2c, ifft2c, sampled_columns
-from monai_chpnet.transforms.masks import CallSeed, MaskSample, call_seed, create_mask_func
+from monai_chpnet.transforms.masks import CallSeed, MaskSample, call_seed, check_seed, create_mask_func
+from monai_chpnet.transforms.crop import fastmri_crop_size
 from monai_chpnet.transforms.validation import check_image_sample, check_kspace_sample
 
 __all__ = [
@@ -97,7 +97,7 @@ class _CartesianSampling(Randomizable, Transform):
     def set_random_state(
         self, seed: Optional[int] = None, state: Optional[np.random.RandomState] = None
     ) -> "_CartesianSampling":
-        super().set_random_state(seed, state)
+        super().set_random_state(None if seed is None else check_seed(seed), state)
         self.mask_func.set_random_state(state=self.R)
         return self
 
@@ -247,7 +247,7 @@ class _CartesianSamplingd(Randomizable, MapTransform):
     def set_random_state(
         self, seed: Optional[int] = None, state: Optional[np.random.RandomState] = None
     ) -> "_CartesianSamplingd":
-        super().set_random_state(seed, state)
+        super().set_random_state(None if seed is None else check_seed(seed), state)
         self.transform.set_random_state(state=self.R)
         return self
 
@@ -316,7 +316,9 @@ class RandKspaceUndersampled(_CartesianSamplingd):
         seed_key: per-volume mask seed, as :class:`RandCartesianMaskd`.
         crop_size: fixed ``(h, w)`` centre crop of the zero-filled image.
         crop_to_key: crop the zero-filled image to the spatial size of this entry instead (fastMRI:
-            ``ReconKeys.TARGET``, the 320 x 320 reference); it must be present.
+            ``ReconKeys.TARGET``, the 320 x 320 reference); it must be present. A k-space narrower than it is
+            cropped as fastMRI does (:func:`~monai_chpnet.transforms.crop.fastmri_crop_size`): both the
+            zero-filled image and this entry to ``(W, W)``.
         allow_missing_keys: leave the sample unchanged when the input key is absent.
     """
 
@@ -353,7 +355,9 @@ class RandKspaceUndersampled(_CartesianSamplingd):
                         "(AcquiredKspaced, kspace_transforms(acquired=True), --unlabelled_dataset fastmri_acquired) "
                         "instead of masking it again."
                     )
-                crop_size = tuple(d[self.crop_to_key].shape[-2:])
+                crop_size = fastmri_crop_size(d[key].shape[-1], d[self.crop_to_key].shape[-2:])
+                if crop_size != tuple(d[self.crop_to_key].shape[-2:]):  # FLAIR 203: the target is cropped too
+                    d[self.crop_to_key] = center_crop_hw(d[self.crop_to_key], crop_size)
             acq = self.transform(d[key], seed=self._call_seed(d), crop_size=crop_size, name=key)
             if acq.target is not None:
                 d[ReconKeys.TARGET] = acq.target
@@ -452,9 +456,11 @@ class AcquiredKspaced(MapTransform):
             mask = sampled_columns(kspace)  # (1, 1, W); check_kspace_sample already refused all-zero data
             crop = self.crop_size
             if self.crop_to_key is not None and self.crop_to_key in d:
-                crop = tuple(d[self.crop_to_key].shape[-2:])
+                crop = fastmri_crop_size(kspace.shape[-1], d[self.crop_to_key].shape[-2:])
+                if crop != tuple(d[self.crop_to_key].shape[-2:]):  # FLAIR 203: the target is cropped too
+                    d[self.crop_to_key] = center_crop_hw(d[self.crop_to_key], crop)
             elif self.recon_size_key is not None and d.get(self.recon_size_key) is not None:
-                crop = tuple(int(c) for c in d[self.recon_size_key][:2])
+                crop = fastmri_crop_size(kspace.shape[-1], [int(c) for c in d[self.recon_size_key][:2]])
             d[ReconKeys.KSPACE_MASKED], d[ReconKeys.ZERO_FILLED] = undersample_kspace(kspace, mask, crop)
             d[ReconKeys.MASK] = mask
             d[ReconKeys.ACCELERATION] = float(mask.shape[-1] / mask.sum())

@@ -3,7 +3,7 @@ and random patches that are not empty (a patch of background has no k-space to r
 
 from __future__ import annotations
 
-from typing import Any, Dict, Hashable, Mapping, Optional, Sequence
+from typing import Any, Dict, Hashable, Mapping, Optional, Sequence, Tuple
 
 from monai.config import KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, RandSpatialCrop, RandSpatialCropd, Transform
@@ -12,7 +12,15 @@ from torch import Tensor
 
 from monai_chpnet.kspace import center_crop_hw
 
-__all__ = ["CenterCropHW", "CenterCropHWd", "RandSignalSpatialCrop", "RandSignalSpatialCropd"]
+__all__ = ["CenterCropHW", "CenterCropHWd", "RandSignalSpatialCrop", "RandSignalSpatialCropd", "fastmri_crop_size"]
+
+
+def fastmri_crop_size(kspace_width: int, size: Sequence[int]) -> Tuple[int, int]:
+    """The grid fastMRI crops a slice's image and target to: ``size`` (the target's, or the header's reconstruction
+    size), unless the k-space is narrower than that -- fastMRI's "FLAIR 203" rule (``UnetDataTransform``): then
+    both are cropped to ``(W, W)``."""
+    h, w = int(size[0]), int(size[1])
+    return (kspace_width, kspace_width) if kspace_width < w else (h, w)
 
 
 class CenterCropHW(Transform):

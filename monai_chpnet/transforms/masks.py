@@ -27,6 +27,8 @@ from monai.utils import ensure_tuple
 from torch import Tensor
 
 __all__ = [
+    "MAX_SEED",
+    "check_seed",
     "MaskSample",
     "CartesianMaskFunc",
     "RandomMaskFunc",
@@ -39,6 +41,20 @@ __all__ = [
 
 #: a per-call seed: an integer, or a tuple of integers as fastMRI derives from a file name
 CallSeed = Union[int, Tuple[int, ...]]
+#: the largest seed: NumPy's ``RandomState`` (which fastMRI's mask functions seed) takes ``[0, 2**32)``
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """``seed`` as an int, refused outside ``[0, 2**32)`` as fastMRI refuses it (MONAI's ``set_random_state``
+    would silently wrap it modulo ``2**32``, giving another seed's masks).
+
+    Raises:
+        ValueError: naming ``what`` and the value.
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{what} must be an integer from 0 to {MAX_SEED}, got {seed!r}.")
+    return int(seed)
 
 
 class MaskSample(NamedTuple):
@@ -64,7 +80,7 @@ def call_seed(value: Any, seed_key: Hashable) -> CallSeed:
     if isinstance(value, (str, os.PathLike)):
         return seed_from_name(value)
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value)
+        return check_seed(value, f"seed_key {seed_key!r}")
     if isinstance(value, tuple) and value and all(isinstance(v, (int, np.integer)) for v in value):
         return tuple(int(v) for v in value)
     raise TypeError(f"seed_key {seed_key!r} must hold a file name or an integer, got {type(value).__name__}.")
@@ -79,11 +95,11 @@ class CartesianMaskFunc(Randomizable, ABC):
         accelerations: undersampling factors (each >= 1); one is drawn per call, uniformly.
         center_fractions: fraction of columns in the fully sampled centre, each in (0, 1), paired with
             ``accelerations`` (same length).
-        seed: seed of the random state (``None``: from OS entropy); see :meth:`set_random_state`.
+        seed: seed of the random state (``None``: from OS entropy), in ``[0, 2**32)``; see :meth:`set_random_state`.
 
     Raises:
-        ValueError: empty or mismatched lists, an acceleration < 1, a centre fraction outside (0, 1), or a pair
-            whose centre block alone reaches ``1 / acceleration`` of the columns.
+        ValueError: empty or mismatched lists, an acceleration < 1, a centre fraction outside (0, 1), a pair
+            whose centre block alone reaches ``1 / acceleration`` of the columns, or a seed outside ``[0, 2**32)``.
     """
 
     def __init__(
@@ -115,6 +131,13 @@ class CartesianMaskFunc(Randomizable, ABC):
                 )
         self.set_random_state(seed)
         self._sample: Optional[MaskSample] = None
+
+    def set_random_state(
+        self, seed: Optional[int] = None, state: Optional[np.random.RandomState] = None
+    ) -> "CartesianMaskFunc":
+        """Seed the random state; a seed outside ``[0, 2**32)`` is refused (:func:`check_seed`), not wrapped."""
+        super().set_random_state(None if seed is None else check_seed(seed), state)
+        return self
 
     @abstractmethod
     def outer_columns(self, num_cols: int, acceleration: float, num_low: int) -> np.ndarray:

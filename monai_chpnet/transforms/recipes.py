@@ -40,6 +40,9 @@ __all__ = [
     "train_transforms",
     "eval_transforms",
     "kspace_transforms",
+    "fastmri_center_fraction",
+    "simulation_transform",
+    "kspace_transform",
     "DEFAULT_ACCELERATIONS",
     "DEFAULT_CENTER_FRACTIONS",
 ]
@@ -166,3 +169,38 @@ def kspace_transforms(
             crop_to_key=ReconKeys.TARGET,
         )
     return Compose([sample, NormalizeInstanced(_SCALED, mode="scale", allow_missing_keys=True), ZeroFilledChannelsd()])
+
+
+def fastmri_center_fraction(acceleration: float) -> float:
+    """fastMRI's centre fraction for an acceleration: 4x -> 0.08, 8x -> 0.04, i.e. ``min(0.32 / acceleration, 0.5)``."""
+    return min(0.32 / float(acceleration), 0.5)
+
+
+def simulation_transform(
+    acceleration: float = 4.0,
+    center_fraction: Optional[float] = None,
+    mask_type: str = "random",
+    simulate_phase: bool = False,
+) -> Compose:
+    """Pre-processing of magnitude slices ``{"target": (1, H, W)}`` for evaluation: :func:`eval_transforms` with one
+    mask for every slice sharing a ``"mask_seed"`` entry and, with ``simulate_phase``, one smooth phase for every
+    slice sharing a ``"phase_seed"`` entry (a phase-bearing acquisition, as a scanner's raw data would be). The
+    centre fraction defaults to :func:`fastmri_center_fraction`. (Inference runs the same recipe on slice batches:
+    :class:`~monai_chpnet.transforms.volume.VolumeAcquisition`.)"""
+    cf = center_fraction if center_fraction is not None else fastmri_center_fraction(acceleration)
+    return eval_transforms(
+        acceleration, cf, mask_type, seed_key="mask_seed", phase_seed_key="phase_seed" if simulate_phase else None
+    )
+
+
+def kspace_transform(
+    acceleration: Optional[float] = 4.0,
+    center_fraction: Optional[float] = None,
+    mask_type: str = "random",
+) -> Compose:
+    """Pre-processing of fastMRI slices for evaluation: :func:`kspace_transforms` with one mask per volume (seeded
+    by the file name), or the k-space as acquired when ``acceleration`` is ``None``."""
+    if acceleration is None:
+        return kspace_transforms(acquired=True)
+    cf = center_fraction if center_fraction is not None else fastmri_center_fraction(acceleration)
+    return kspace_transforms((acceleration,), (cf,), mask_type, seed_key="fname")

@@ -16,7 +16,7 @@ def test_the_checkout_around_the_module_is_found(monkeypatch, tmp_path):
 
 def test_monai_chpnet_root_is_what_the_worker_needs_on_its_path():
     root = dependencies.monai_chpnet_root()
-    assert root is not None and (root / "monai_chpnet" / "inference.py").is_file()
+    assert root is not None and (root / "monai_chpnet" / "inference" / "__init__.py").is_file()
     assert dependencies.monai_chpnet_importable()
     assert dependencies.ensure_source_on_path() is None  # installed: nothing to add
 

@@ -20,6 +20,7 @@ from monailabel.interfaces.tasks.infer_v2 import InferTask
 from monailabel.utils.others.class_utils import get_class_names
 
 import monai_chpnet
+from monai_chpnet.monailabel import ReconstructionTaskConfig, install_infer_route
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ class CHPNetReconstructionApp(MONAILabelApp):
             description="Fast MRI reconstruction by a CNN student distilled from a Swin teacher (monai-chpnet)",
             version=monai_chpnet.__version__,
         )
+
+    def on_init_complete(self) -> None:
+        """Once the server runs: check the reconstruction's ``params`` and keep its uploads under their names."""
+        super().on_init_complete()
+        install_infer_route([n for n, c in self.models.items() if isinstance(c, ReconstructionTaskConfig)])
 
     def init_infers(self) -> Dict[str, InferTask]:
         infers: Dict[str, InferTask] = {}

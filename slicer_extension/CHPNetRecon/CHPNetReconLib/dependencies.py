@@ -74,8 +74,8 @@ def missing_requirements(requirements: List[str]) -> List[str]:
 
 
 def is_source_checkout(folder: Path) -> bool:
-    """Whether ``folder`` is a monai-chpnet source checkout (``setup.py`` beside ``monai_chpnet/inference.py``)."""
-    return (folder / "setup.py").is_file() and (folder / "monai_chpnet" / "inference.py").is_file()
+    """Whether ``folder`` is a monai-chpnet source checkout (``setup.py`` beside ``monai_chpnet/inference/``)."""
+    return (folder / "setup.py").is_file() and (folder / "monai_chpnet" / "inference" / "__init__.py").is_file()
 
 
 def find_source_checkout() -> Optional[Path]:

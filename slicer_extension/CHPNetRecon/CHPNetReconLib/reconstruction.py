@@ -38,6 +38,13 @@ ACCELERATION_RANGE: Tuple[float, float] = (1.0, 16.0)
 MASK_TYPES: Tuple[str, str] = ("random", "equispaced")
 
 Progress = Callable[[int, int], None]  # (slices done, slices total)
+#: how the panel names a setting, and its rule in the panel's words (the rule itself is ReconSettings')
+_PANEL_WORDS = {
+    "mask_type": ("mask type", f"one of {MASK_TYPES}"),
+    "seed": ("seed", "a non-negative integer below 2**32"),
+    "batch_size": ("batch size", "a positive integer"),
+    "threads": ("threads", "a non-negative integer (0: torch's default)"),
+}
 Metrics = Dict[str, Dict[str, Optional[float]]]
 
 
@@ -73,10 +80,12 @@ class ReconstructionRequest:
     threads: int = 0
 
     def validated(self) -> "ReconstructionRequest":
-        """This request with ``slice_axis`` normalised to ``"K"``/``"J"``/``"I"``.
+        """This request with ``slice_axis`` normalised to ``"K"``/``"J"``/``"I"``, checked: the GUI's own ranges
+        (the acceleration slider, the slice-axis letters, the device choices, the bundle folder) here, every
+        reconstruction setting by ``monai_chpnet``'s one settings type (:meth:`settings`).
 
         Raises:
-            ParameterError: naming the first field out of range.
+            ParameterError: naming the first field out of range, as the panel calls it.
         """
         low, high = ACCELERATION_RANGE
         acc = self.acceleration
@@ -87,26 +96,47 @@ class ReconstructionRequest:
             or not low <= acc <= high
         ):
             raise ParameterError(f"acceleration must be a number in [{low:g}, {high:g}], got {acc!r}.")
-        if self.mask_type not in MASK_TYPES:
-            raise ParameterError(f"mask type must be one of {MASK_TYPES}, got {self.mask_type!r}.")
         try:
             axis = SLICE_AXES[slice_axis_index(self.slice_axis)]
         except ValueError as err:
             raise ParameterError(str(err)) from None
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ParameterError(f"seed must be a non-negative integer, got {self.seed!r}.")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ParameterError(f"batch size must be a positive integer, got {self.batch_size!r}.")
-        if not isinstance(self.threads, int) or self.threads < 0:
-            raise ParameterError(f"threads must be a non-negative integer, got {self.threads!r}.")
         device = str(self.device)
         if device != "cpu" and not device.startswith("cuda"):
             raise ParameterError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}.")
         if self.bundle_dir is not None and not os.path.isdir(self.bundle_dir):
             raise ParameterError(f"bundle folder {self.bundle_dir} does not exist.")
-        return ReconstructionRequest(
+        request = ReconstructionRequest(
             **{**asdict(self), "slice_axis": axis, "acceleration": float(acc), "device": device}
         )
+        request.settings()
+        return request
+
+    def settings(self) -> Any:
+        """The ``monai_chpnet.inference.ReconSettings`` of this request (the one type every front end checks its
+        settings with).
+
+        Raises:
+            ParameterError: a setting it refuses, named as the panel names it.
+        """
+        from monai_chpnet.inference import ReconSettings, SettingsError
+
+        try:
+            return ReconSettings(
+                acceleration=self.acceleration,
+                undersampled=self.undersampled,
+                mask_type=self.mask_type,
+                seed=self.seed,
+                slice_axis=slice_axis_index(self.slice_axis),
+                batch_size=self.batch_size,
+                device=str(self.device),
+                threads=self.threads,
+            )
+        except (SettingsError, ValueError) as err:
+            key = getattr(err, "key", "")
+            if key in _PANEL_WORDS:
+                name, rule = _PANEL_WORDS[key]
+                raise ParameterError(f"{name} must be {rule}, got {err.value!r}.") from None
+            raise ParameterError(err.describe() if isinstance(err, SettingsError) else str(err)) from None
 
     @property
     def model_acceleration(self) -> float:
@@ -215,18 +245,7 @@ def reconstruct_arrays(
     else:
         from monai_chpnet.inference import reconstruct_volume
 
-        result = reconstruct_volume(
-            stack,
-            network,
-            request.model_acceleration,
-            undersampled=request.undersampled,
-            mask_type=request.mask_type,
-            seed=request.seed,
-            device=request.device,
-            batch_size=request.batch_size,
-            progress=progress,
-            source="volume",
-        )
+        result = reconstruct_volume(stack, network, progress=progress, source="volume", settings=request.settings())
     metrics: Metrics = result.metrics
     if reference is not None:
         candidates = {"zero_filled": result.zero_filled, "reconstruction": result.reconstruction}
@@ -252,16 +271,7 @@ def _reconstruct_fastmri(
         raise UnsupportedVolumeError(
             f"{path} is fastMRI k-space, reconstructed slice by slice along its own slice axis: choose slice axis K."
         )
-    result = reconstruct_file(
-        path,
-        network,
-        acceleration=request.model_acceleration,
-        undersampled=request.undersampled,
-        mask_type=request.mask_type,
-        device=request.device,
-        batch_size=request.batch_size,
-        progress=progress,
-    )
+    result = reconstruct_file(path, network, progress=progress, settings=request.settings())
     if result.reconstruction.shape != tuple(shape):
         raise ShapeMismatchError(
             f"{path} reconstructs to {result.reconstruction.shape} (slices, H, W) but the volume loaded from it now "

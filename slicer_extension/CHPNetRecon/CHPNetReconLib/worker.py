@@ -60,6 +60,7 @@ def _progress(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Read, reconstruct with :func:`~CHPNetReconLib.reconstruction.reconstruct_arrays`, write."""
+    from monai_chpnet.atomic import AtomicFiles, write_json
     from monai_chpnet.data.volumes import read_volume, write_volume
 
     from CHPNetReconLib.reconstruction import ReconstructionRequest, reconstruct_arrays
@@ -73,12 +74,11 @@ def run(args: argparse.Namespace) -> None:
     reference = read_volume(args.reference)[0] if args.reference else None
     print(f"reconstructing {args.input} {volume.shape} along {request.slice_axis}", flush=True)
     result = reconstruct_arrays(volume, request, reference=reference, fastmri_file=args.fastmri, progress=_progress)
-    os.makedirs(args.output_dir, exist_ok=True)
-    write_volume(result.reconstruction, geometry, os.path.join(args.output_dir, RECONSTRUCTION_FILE))
-    write_volume(result.zero_filled, geometry, os.path.join(args.output_dir, ZERO_FILLED_FILE))
     report = {"metrics": result.metrics, "acceleration": result.acceleration, "seconds": result.seconds}
-    with open(os.path.join(args.output_dir, METRICS_FILE), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
+    with AtomicFiles() as files:  # the three outputs, checked and renamed together
+        write_volume(result.reconstruction, geometry, os.path.join(args.output_dir, RECONSTRUCTION_FILE), files)
+        write_volume(result.zero_filled, geometry, os.path.join(args.output_dir, ZERO_FILLED_FILE), files)
+        write_json(os.path.join(args.output_dir, METRICS_FILE), report, files=files)
     print(f"done in {result.seconds:.1f} s", flush=True)
 
 

@@ -1,0 +1,107 @@
+"""Loading the network: weights into a network strictly, or the student exactly as a bundle's config builds it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import torch
+from torch import nn
+
+from monai_chpnet.checkpoints import describe_state_mismatch, network_state
+from monai_chpnet.inference.settings import check_device
+
+__all__ = ["BUNDLE_ENV", "default_bundle_dir", "load_bundle_network", "load_network"]
+
+BUNDLE_ENV = "MONAI_CHPNET_BUNDLE"
+
+
+def load_network(
+    weights: Union[str, os.PathLike, Mapping[str, torch.Tensor]],
+    network: Optional[nn.Module] = None,
+    preset: str = "small",
+    map_location: Any = "cpu",
+) -> nn.Module:
+    """Build the student (``preset``, 2-channel k-space mode) or use ``network``, and load ``weights`` strictly.
+
+    ``weights`` is a state dict or a ``.pt`` file holding one (optionally under ``"student"``/``"model"``, as
+    training checkpoints store it).
+
+    Raises:
+        FileNotFoundError: the weights file does not exist.
+        ValueError: the file is not a PyTorch checkpoint, or its weights belong to another architecture; the
+            device is not one this machine has.
+    """
+    from monai_chpnet.networks.student import student_from_preset
+
+    net = network if network is not None else student_from_preset(preset, in_channels=2)
+    source = "state dict"
+    if not isinstance(weights, Mapping):
+        path = Path(weights)
+        source = str(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"network weights not found: {path}")
+        if isinstance(map_location, (str, torch.device)):
+            check_device(map_location)
+        try:
+            weights = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as e:  # pickle / zip errors: not a checkpoint
+            raise ValueError(f"{path} is not a PyTorch checkpoint ({type(e).__name__}: {e}).") from None
+    weights = network_state(weights)
+    mismatch = describe_state_mismatch(net, weights)
+    if mismatch:
+        raise ValueError(f"weights in {source} do not fit {type(net).__name__} ({mismatch}).")
+    net.load_state_dict(weights)
+    return net.eval()
+
+
+def default_bundle_dir() -> Path:
+    """The ``chpnet_mri_recon`` bundle folder: ``$MONAI_CHPNET_BUNDLE`` if set, else ``bundles/chpnet_mri_recon``
+    beside the package (a source checkout / editable install).
+
+    Raises:
+        FileNotFoundError: neither exists (a wheel install without the bundle: set ``MONAI_CHPNET_BUNDLE``).
+    """
+    env = os.environ.get(BUNDLE_ENV)
+    candidate = Path(env) if env else Path(__file__).resolve().parents[2] / "bundles" / "chpnet_mri_recon"
+    if not (candidate / "configs" / "inference.json").is_file():
+        where = f"${BUNDLE_ENV}={env}" if env else str(candidate)
+        raise FileNotFoundError(
+            f"no chpnet_mri_recon bundle at {where} (configs/inference.json missing); "
+            f"set {BUNDLE_ENV} to the bundle folder."
+        )
+    return candidate
+
+
+def load_bundle_network(
+    bundle_dir: Optional[Union[str, os.PathLike]] = None,
+    device: Union[str, torch.device] = "cpu",
+    checkpoint: Optional[Union[str, os.PathLike]] = None,
+) -> nn.Module:
+    """The student exactly as the bundle's ``configs/inference.json`` builds it (``network_def`` + its weights).
+
+    This is how the 3D Slicer module and the MONAI Label task get their network: from the bundle's config, so a
+    retrained or re-configured bundle needs no code change. ``checkpoint`` overrides the config's weights file.
+
+    Raises:
+        FileNotFoundError: no bundle / no weights file.
+        ValueError: the weights belong to another architecture (from :func:`load_network`).
+    """
+    from monai.bundle import ConfigParser
+
+    root = Path(bundle_dir) if bundle_dir is not None else default_bundle_dir()
+    config_file = root / "configs" / "inference.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"not a chpnet_mri_recon bundle: {config_file} does not exist.")
+    parser = ConfigParser()
+    parser.read_config(str(config_file))
+    parser["bundle_root"] = str(root)
+    parser["device"] = str(device)
+    if checkpoint is not None:
+        parser["checkpoint"] = str(checkpoint)
+    weights = Path(parser.get_parsed_content("checkpoint"))
+    if not weights.is_file():
+        raise FileNotFoundError(f"bundle weights not found: {weights}")
+    network = parser.get_parsed_content("network_def", instantiate=True)
+    return load_network(weights, network=network, map_location=device).to(device)
