@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["flag", "install_error_hook"]
+__all__ = ["flag", "number", "whole", "install_error_hook"]
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
@@ -29,6 +29,24 @@ def flag(value: Any, name: str = "flag") -> bool:
     if text in _FALSE:
         return False
     raise ValueError(f"{name} must be true or false, got {value!r}.")
+
+
+def number(value: Any, name: str = "value") -> float:
+    """A float config setting from a number or numeric string (``'0.3'``), naming ``name`` when it is neither."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}.") from None
+
+
+def whole(value: Any, name: str = "value") -> int:
+    """An integer config setting from an integral number or string (``3``, ``3.0``, ``'3'``), naming ``name``."""
+    as_float = number(value, name)
+    if not as_float.is_integer():
+        raise ValueError(f"{name} must be an integer, got {value!r}.")
+    return int(as_float)
 
 
 class _EngineTermination(logging.Filter):

@@ -20,6 +20,7 @@ from monai_chpnet.engines.handlers import (
     latest_checkpoint,
 )
 from monai_chpnet.engines.prepare import MagnitudeLoss, ReconPrepareBatch, denormalize_batch, match_target
+from monai_chpnet.engines.settings import StudentSettings, TeacherSettings
 from monai_chpnet.engines.teacher_guard import TeacherGuard
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "ReconPrepareBatch",
     "ResumeFromCheckpoint",
     "RunConfig",
+    "StudentSettings",
     "TeacherGuard",
+    "TeacherSettings",
     "denormalize_batch",
     "is_main_process",
     "latest_checkpoint",

@@ -166,6 +166,7 @@ class DistillationTrainer(SupervisedTrainer):
             raise ValueError(f"kd={kd!r} needs a teacher network; use kd='none' to train the student alone.")
         if kd == "dynamic" and teacher_optimizer is None:
             raise ValueError("kd='dynamic' needs a teacher_optimizer: the teacher keeps learning while it teaches.")
+        hint_iterations = float(hint_iterations)  # numbers given as strings ('3') are accepted
         if int(hint_iterations) != hint_iterations or hint_iterations < 0:
             raise ValueError(f"hint_iterations must be an integer >= 0, got {hint_iterations}.")
         if hint_iterations and (kd == "none" or getattr(loss_function, "feature", None) is None):

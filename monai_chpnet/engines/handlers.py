@@ -21,9 +21,11 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
+from monai.utils import CommonKeys
 
 from monai_chpnet.atomic import atomic_path
 from monai_chpnet.checkpoints import describe_state_mismatch
+from monai_chpnet.keys import ReconKeys
 
 __all__ = [
     "RunConfig",
@@ -127,7 +129,8 @@ class AtomicCheckpointSaver:
     Args:
         save_dir: output folder (created).
         save_dict: objects with ``state_dict``: networks, optimizers, schedulers, the trainer (engine state),
-            :class:`RunConfig`, ``DynamicKDWeight``.
+            :class:`RunConfig`, ``DynamicKDWeight``; entries that are ``None`` (a part the run does without, e.g.
+            the teacher of ``kd="none"``) are left out.
         save_interval: iterations between saves (0: only at epoch ends and completion).
         n_saved: how many to keep.
         key_metric_name: save the best by this evaluator metric.
@@ -147,7 +150,7 @@ class AtomicCheckpointSaver:
         self.key_metric_name = key_metric_name
         best = key_metric_name is not None
         self.checkpoint = Checkpoint(
-            dict(save_dict),
+            {k: v for k, v in save_dict.items() if v is not None},
             _AtomicDiskSaver(self.save_dir, key_metric_filename if best else None),
             filename_prefix="best" if best else CHECKPOINT_PREFIX,
             n_saved=1 if (best and key_metric_filename) else n_saved,
@@ -218,7 +221,8 @@ class ResumeFromCheckpoint:
     """
 
     def __init__(self, save_dir: str, load_dict: Mapping[str, Any], map_location: Any = "cpu") -> None:
-        self.save_dir, self.load_dict, self.map_location = str(save_dir), dict(load_dict), map_location
+        self.save_dir, self.map_location = str(save_dir), map_location
+        self.load_dict = {k: v for k, v in load_dict.items() if v is not None}  # as AtomicCheckpointSaver saves
         self.loaded_from: Optional[Path] = None
         self._checked: Optional[Tuple[Path, Dict[str, Any], Dict[str, Any]]] = None
 
@@ -306,7 +310,7 @@ class ComparisonFigureSaver:
     def __init__(
         self,
         output_dir: str,
-        keys: Sequence[str] = ("zero_filled", "pred", "teacher_pred", "label"),
+        keys: Sequence[str] = (ReconKeys.ZERO_FILLED, ReconKeys.PRED, ReconKeys.TEACHER_PRED, CommonKeys.LABEL),
         error_gain: float = 5.0,
     ) -> None:
         self.output_dir, self.keys, self.error_gain = Path(output_dir), tuple(keys), error_gain
@@ -323,8 +327,8 @@ class ComparisonFigureSaver:
         out = engine.state.output
         first = {k: out[k][0, 0].detach().float().cpu().numpy() for k in self.keys if out.get(k) is not None}
         self._panels = list(first.values())
-        if "label" in first and "pred" in first:
-            self._panels.append(np.abs(first["label"] - first["pred"]) * self.error_gain)
+        if CommonKeys.LABEL in first and ReconKeys.PRED in first:
+            self._panels.append(np.abs(first[CommonKeys.LABEL] - first[ReconKeys.PRED]) * self.error_gain)
 
     def _write(self, engine: Engine) -> None:
         if not self._panels or not is_main_process():

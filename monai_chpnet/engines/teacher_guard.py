@@ -87,6 +87,7 @@ class TeacherGuard:
         baseline: Optional[float] = None,
         prepare_batch: Optional[Callable] = None,
     ) -> None:
+        margin = float(margin)  # numbers given as strings ('0.2') are accepted
         if not margin >= 0:
             raise ValueError(f"margin must be >= 0, got {margin}.")
         if not 0 <= shrink < 1:

@@ -68,6 +68,7 @@ class OutputDistillationLoss(nn.Module):
         super().__init__()
         if distance not in ("l1", "l2"):
             raise ValueError(f"distance must be 'l1' or 'l2', got {distance!r}.")
+        ssim_weight = float(ssim_weight)  # numbers given as strings ('1.0') are accepted
         if ssim_weight < 0:
             raise ValueError(f"ssim_weight must be >= 0, got {ssim_weight}.")
         self.distance = distance
@@ -171,6 +172,7 @@ class DynamicKDWeight:
         temperature: float = 1.0,
         signal: str = "validation",
     ):
+        momentum, temperature = float(momentum), float(temperature)  # numbers given as strings are accepted
         if not 0.0 <= alpha_min <= alpha_max:
             raise ValueError(f"need 0 <= alpha_min <= alpha_max, got alpha_min={alpha_min}, alpha_max={alpha_max}.")
         if not 0.0 <= momentum < 1.0:
@@ -243,6 +245,7 @@ class BalancedFeedbackWeight:
     """
 
     def __init__(self, ratio: float = 0.5, max_weight: float = 100.0) -> None:
+        ratio = float(ratio)  # numbers given as strings ('0.5') are accepted
         if not ratio >= 0 or not max_weight > 0:
             raise ValueError(f"need ratio >= 0 and max_weight > 0, got ratio={ratio}, max_weight={max_weight}.")
         self.ratio, self.max_weight = float(ratio), float(max_weight)
@@ -335,6 +338,7 @@ class DistillationLoss(nn.Module):
         super().__init__()
         if mix not in KD_MIXES:
             raise ValueError(f"mix must be one of {KD_MIXES}, got {mix!r}.")
+        unlabelled_weight = float(unlabelled_weight)
         if unlabelled_weight < 0:
             raise ValueError(f"unlabelled_weight must be >= 0, got {unlabelled_weight}.")
         self.unlabelled_weight = float(unlabelled_weight)

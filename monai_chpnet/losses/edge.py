@@ -114,6 +114,7 @@ class EdgeCorrectedKnowledge(nn.Module):
 
     def __init__(self, tau: float = 0.3, operator: str = "sobel", rule: str = "mask", dilation: int = 0) -> None:
         super().__init__()
+        tau, dilation = float(tau), float(dilation)  # numbers given as strings ('0.3') are accepted
         if tau <= 0:
             raise ValueError(f"tau must be > 0, got {tau}.")
         if rule not in KNOWLEDGE_RULES:

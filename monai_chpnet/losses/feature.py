@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -93,7 +93,8 @@ class HeterogeneousFeatureLoss(nn.Module):
     Args:
         student_info: ``student.feature_info()``: ``{tap: (channels, stride)}``.
         teacher_info: ``teacher.feature_info()``.
-        pairs: ``(student_tap, teacher_tap)`` pairs to match.
+        pairs: ``(student_tap, teacher_tap)`` pairs to match, or the name of a :func:`default_feature_pairs` rule
+            (``"depth"``, ``"legacy"``) to pair the two networks' taps by.
         affinity_size: side of the pooled grid of the affinity term.
         feature_weight, affinity_weight: weights of terms (a) and (b).
 
@@ -106,12 +107,14 @@ class HeterogeneousFeatureLoss(nn.Module):
         self,
         student_info: FeatureInfo,
         teacher_info: FeatureInfo,
-        pairs: Sequence[Tuple[str, str]],
+        pairs: Union[str, Sequence[Tuple[str, str]]],
         affinity_size: int = 16,
         feature_weight: float = 1.0,
         affinity_weight: float = 1.0,
     ) -> None:
         super().__init__()
+        if isinstance(pairs, str):
+            pairs = default_feature_pairs(student_info, teacher_info, rule=pairs)
         if not pairs:
             raise ValueError("pairs must name at least one (student_tap, teacher_tap) pair.")
         if len(set(map(tuple, pairs))) != len(pairs):
