@@ -1,8 +1,8 @@
 """Ablation of the distillation method on the shipped sample data, with a fixed training budget.
 
 Every arm is trained by the bundle's own configs (``python -m monai.bundle run``), so the table measures exactly
-what the bundle ships. The task is the complex one: the training recipe gives half of the patches a smooth random
-phase (``phase_prob=0.5``, the bundle default), and every network is evaluated on magnitude and on phase-bearing
+what the bundle ships. The task is the complex one: the training recipe gives a quarter of the patches a smooth random
+phase (``phase_prob=0.25``, the bundle default, chosen on validation by ``bench_phase_recipe.py``), and every network is evaluated on magnitude and on phase-bearing
 acquisitions (``acquisition`` column; the raw k-space phantom carries its scanner's own phase).
 
 1. the teacher (``train_teacher.json``), pre-trained once: ``--teacher-iterations`` at learning rate 5e-4, then

@@ -106,7 +106,7 @@ class StudentSettings(_Validation):
     unlabelled_dir: Optional[str] = None
     unlabelled_weight: float = 1.0
     patch_size: int = 96
-    phase_prob: float = 0.5
+    phase_prob: float = 0.25
     batch_size: int = 8
     learning_rate: float = 1e-3
     teacher_learning_rate: float = 5e-5
@@ -178,7 +178,7 @@ class TeacherSettings(_Validation):
     teacher_preset: str = "small"
     dataset: str = "sample"
     patch_size: int = 96
-    phase_prob: float = 0.5
+    phase_prob: float = 0.25
     batch_size: int = 8
     learning_rate: float = 5e-4
     init_weights: Optional[str] = None

@@ -67,7 +67,7 @@ def train_transforms(
     min_zoom: float = 0.25,
     noise_prob: float = 0.5,
     noise_std: float = 0.03,
-    phase_prob: float = 0.5,
+    phase_prob: float = 0.25,
 ) -> Compose:
     """k-space-mode training pipeline on ``{"target": (1, H, W)}`` (see the module docstring).
 

@@ -11,6 +11,7 @@ from monai_chpnet.engines import StudentSettings
 CONFIGS = Path(__file__).resolve().parents[2] / "bundles" / "chpnet_mri_recon" / "configs"
 
 # what the configs recorded (RunConfig.config) before the settings step, bundle_root "/bundle", default settings
+# (phase_prob: the 0.4.0 default, 0.25)
 STUDENT_DEFAULT = {
     "alpha": {"momentum": 0.9, "signal": "batch", "temperature": 0.25},
     "batch_size": 8,
@@ -28,7 +29,7 @@ STUDENT_DEFAULT = {
     "learning_rate": 0.001,
     "loss_weights": {"beta": 0.1, "feedback_weight": 1.0, "gamma": 0.5, "tau": 0.3},
     "patch_size": 96,
-    "phase_prob": 0.5,
+    "phase_prob": 0.25,
     "seed": 0,
     "student_preset": "small",
     "teacher_bounded": False,
@@ -44,7 +45,7 @@ TEACHER_DEFAULT = {
     "init_weights": None,
     "learning_rate": 0.0005,
     "patch_size": 96,
-    "phase_prob": 0.5,
+    "phase_prob": 0.25,
     "seed": 0,
     "teacher_preset": "small",
 }
@@ -61,7 +62,7 @@ STRING_OVERRIDES = {
     "kd_ssim_weight": "1.0",
     "knowledge_dilation": "2",
     "learning_rate": "0.002",
-    "phase_prob": "0.25",
+    "phase_prob": "0.75",
     "tau": "0.25",
     "teacher_guard": "off",
     "teacher_learning_rate": "1e-4",
@@ -85,7 +86,7 @@ STRING_OVERRIDES_RECORDED = {
     "learning_rate": 0.002,
     "loss_weights": {"beta": 1.0, "feedback_weight": 2.0, "gamma": 0.0, "tau": 0.25},
     "patch_size": 96,
-    "phase_prob": 0.25,
+    "phase_prob": 0.75,
     "seed": 0,
     "student_preset": "small",
     "teacher_bounded": False,
