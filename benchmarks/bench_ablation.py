@@ -381,6 +381,8 @@ def plot_trajectories(trajectories: Dict[str, Dict[str, dict]], path: Path, smoo
         ("train", "teacher_fb_weight", "feedback weight lambda_t"),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    # one colour per arm in every panel (an arm without a series in a panel must not shift the others' colours)
+    colour = {name: f"C{i % 10}" for i, name in enumerate(trajectories)}
     for ax, (kind, tag, title) in zip(axes.flat, panels):
         for name, seeds in trajectories.items():
             series = seeds.get("0", {}).get(kind, {}).get(tag)
@@ -390,7 +392,7 @@ def plot_trajectories(trajectories: Dict[str, Dict[str, dict]], path: Path, smoo
             if kind == "train" and smooth > 1 and len(values) > smooth:
                 values = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
                 steps = steps[smooth - 1 :]
-            ax.plot(steps, values, label=name, marker="o" if kind == "val" else None, markersize=3)
+            ax.plot(steps, values, label=name, color=colour[name], marker="o" if kind == "val" else None, markersize=3)
         if tag == "teacher_psnr":
             for name, seeds in trajectories.items():
                 base = seeds.get("0", {}).get("val", {}).get("teacher_baseline")
@@ -424,7 +426,7 @@ def measure_win_rate(
     student_preset: str = "small",
 ) -> Dict[str, float]:
     """The teacher's pixel win rate over the student on ``batches`` training batches of the bundle's recipe
-    (random patches, half phase-bearing, random 4x/8x masks; seed 0)."""
+    (random patches, phase-bearing at its default rate, random 4x/8x masks; seed 0)."""
     import torch
     from monai.data import DataLoader
     from monai.utils import set_determinism
@@ -453,6 +455,11 @@ def measure_win_rate(
         result = teacher_win_rate(teacher, student, batches_forever(), batches=batches)
     set_determinism(None)
     return {**result, "batches": batches, "patch_size": patch_size, "batch_size": batch_size}
+
+
+def recorded_settings(args: argparse.Namespace) -> Dict[str, object]:
+    """The command-line settings as ``ablation.json`` records them: paths (``--out``, ``--teacher-weights``) as text."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -741,10 +748,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         else ""
     )
     lines = [
-        f"Ablation on the shipped sample data, complex task (training patches half phase-bearing; magnitude and "
-        f"phase-bearing acquisitions evaluated): students {args.iterations} iterations (hint stage "
-        f"{int(round(args.hint_fraction * max_epochs * epoch_length))}), teacher {args.teacher_iterations}"
-        + "".join(f" + {n} (cycle {i + 2})" for i, n in enumerate(cycles))
+        "Ablation on the shipped sample data, complex task (the bundle's training recipe, phase-bearing patches at "
+        f"its default phase_prob; magnitude and phase-bearing acquisitions evaluated): students {args.iterations} "
+        f"iterations (hint stage {int(round(args.hint_fraction * max_epochs * epoch_length))}), teacher "
+        + (
+            f"given ({args.teacher_weights})"
+            if args.teacher_weights is not None
+            else f"{args.teacher_iterations}" + "".join(f" + {n} (cycle {i + 2})" for i, n in enumerate(cycles))
+        )
         + ", "
         f"batch {args.batch_size} of {args.patch_size}x{args.patch_size} patches, random 4x/8x masks; mean over the "
         "held-out sources (demo T1 slab + three out-of-distribution MR sources + raw phantom k-space; 'OOD PSNR' is "
@@ -800,7 +811,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         save_png_grid(grid, out / figure)
 
     report = {
-        "settings": {**vars(args), "out": str(args.out), "arms": arms},
+        "settings": {**recorded_settings(args), "arms": arms},
         "methods": methods,
         "summary": summary,
         "summary_scored_half": summary_half,

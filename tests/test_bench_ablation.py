@@ -181,3 +181,18 @@ def test_win_rate_of_a_teacher_over_a_student_on_training_patches(tmp_path):
     result = bench.measure_win_rate(tmp_path / "teacher.pt", tmp_path / "model.pt", 32, 2, batches=2)
     assert 0 <= result["win_rate"] <= 1 and result["pixels"] == 2 * 2 * 32 * 32
     assert result["batches"] == 2 and result["error_ratio"] > 0
+
+
+def test_recorded_settings_are_json_with_paths_as_text():
+    """``--teacher-weights`` and ``--out`` arrive as paths; ``ablation.json`` must still be written (it once was not)."""
+    import argparse
+    import json
+
+    args = argparse.Namespace(out=Path("results/x"), teacher_weights=Path("models/teacher.pt"), seeds=[0], no_unet=True)
+    recorded = bench.recorded_settings(args)
+    assert json.loads(json.dumps(recorded)) == {
+        "out": "results/x",
+        "teacher_weights": "models/teacher.pt",
+        "seeds": [0],
+        "no_unet": True,
+    }
