@@ -43,6 +43,15 @@ def _settings(settings: Optional[ReconSettings], **given: Any) -> ReconSettings:
     return settings.replace(**given) if settings is not None else ReconSettings(**given)
 
 
+def _check_simulated_acceleration(acceleration: Optional[float], source: Any) -> None:
+    """An image volume has no k-space of its own: its acquisition is simulated, so it needs an acceleration."""
+    if acceleration is None:
+        raise ValueError(
+            f"volume {source}: an image volume has no k-space of its own, so acceleration=None cannot be "
+            "reconstructed; give the acceleration to simulate, or the acquisition's with undersampled=True."
+        )
+
+
 def reconstruct_volume(
     volume: np.ndarray,
     network: Optional[nn.Module] = None,
@@ -77,11 +86,7 @@ def reconstruct_volume(
             with a warning), an all-zero volume; ``acceleration=None`` (an image volume has no k-space of its
             own: give the acquisition's acceleration).
     """
-    if acceleration is None:
-        raise ValueError(
-            f"volume {source}: an image volume has no k-space of its own, so acceleration=None cannot be "
-            "reconstructed; give the acceleration to simulate, or the acquisition's with undersampled=True."
-        )
+    _check_simulated_acceleration(acceleration, source)
     settings = _settings(settings, acceleration=acceleration, **kwargs)
     data = check_magnitude_volume(volume, source)
     return reconstruct_input(ReconInput(data, "image", source, geometry=geometry), network, settings, progress)
@@ -133,10 +138,6 @@ def reconstruct_file(
     """
     if Path(path).suffix.lower() in FASTMRI_SUFFIXES:
         return reconstruct_fastmri(path, network, acceleration, progress, settings, **kwargs)
-    if acceleration is None:
-        raise ValueError(
-            f"volume {path}: an image volume has no k-space of its own, so acceleration=None cannot be "
-            "reconstructed; give the acceleration to simulate, or the acquisition's with undersampled=True."
-        )
+    _check_simulated_acceleration(acceleration, path)
     settings = _settings(settings, acceleration=acceleration, **kwargs)
     return reconstruct_input(read_input(path, settings), network, settings, progress)

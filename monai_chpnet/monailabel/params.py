@@ -25,11 +25,11 @@ __all__ = ["InvalidRequest", "MONAILABEL_KEYS", "RECON_DEFAULTS", "REQUEST_KEYS"
 #: the task's ``config``: defaults a client sees in ``GET /info/`` and may override in ``params``. A list offers
 #: choices (MONAI Label's clients show a drop-down); its first entry is the default.
 RECON_DEFAULTS: Dict[str, Any] = {
-    "acceleration": 4.0,
-    "mask_type": sorted(MASK_FUNCS, key=lambda name: name != "random"),
-    "seed": 0,
-    "undersampled": False,
-    "slice_axis": 0,
+    "acceleration": ReconSettings.acceleration,
+    "mask_type": sorted(MASK_FUNCS, key=lambda name: name != ReconSettings.mask_type),
+    "seed": ReconSettings.seed,
+    "undersampled": ReconSettings.undersampled,
+    "slice_axis": ReconSettings.slice_axis,
     "result_extension": list(VOLUME_SUFFIXES),
 }
 #: the settings a request may set (the rest of :class:`ReconSettings` -- device, batch size -- is the server's)
@@ -62,13 +62,14 @@ class ReconParams:
     :class:`~monai_chpnet.inference.ReconSettings`, see there) and the returned image's format,
     ``result_extension``, one of :data:`~monai_chpnet.data.volumes.VOLUME_SUFFIXES`."""
 
-    acceleration: float = 4.0
-    undersampled: bool = False
-    center_fraction: Optional[float] = None
-    mask_type: str = "random"
-    seed: int = 0
-    slice_axis: int = 0
-    result_extension: str = ".nii.gz"
+    # defaults: ReconSettings' own, so the two cannot drift apart
+    acceleration: float = ReconSettings.acceleration
+    undersampled: bool = ReconSettings.undersampled
+    center_fraction: Optional[float] = ReconSettings.center_fraction
+    mask_type: str = ReconSettings.mask_type
+    seed: int = ReconSettings.seed
+    slice_axis: int = ReconSettings.slice_axis
+    result_extension: str = VOLUME_SUFFIXES[0]
 
     def reconstruct_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments of :func:`monai_chpnet.inference.reconstruct_file`."""

@@ -6,13 +6,7 @@ nothing of it is left.
 """
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -26,13 +20,13 @@ from monailabel_fixtures import MONAILABEL_REQUIRED, assert_same_geometry, write
 pytest.importorskip(MONAILABEL_REQUIRED, reason="MONAI Label is an optional extra (bash scripts/setup.sh test)")
 requests = pytest.importorskip("requests")
 
+from monailabel_server_support import monailabel_server  # noqa: E402
+
 from monai_chpnet.inference import reconstruct_file  # noqa: E402
 from monai_chpnet.metrics import psnr  # noqa: E402
 from monai_chpnet.monailabel import SAMPLE_APP_DIR  # noqa: E402
 
 MODEL = "chpnet_mri_recon"
-START_TIMEOUT_S = 120.0  # generous: torch + MONAI + MONAI Label imports on a loaded 2-core machine
-STOP_TIMEOUT_S = 20.0
 REQUEST_TIMEOUT_S = 60.0
 
 
@@ -54,56 +48,6 @@ class Server:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _log_tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _wait_until_serving(proc: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"MONAI Label exited with {proc.returncode} before serving:\n{_log_tail(log)}")
-        try:
-            if requests.get(f"{url}/info/", timeout=5).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"MONAI Label did not serve /info/ within {START_TIMEOUT_S:.0f} s:\n{_log_tail(log)}")
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM to the server's process group (uvicorn shuts down gracefully), SIGKILL after STOP_TIMEOUT_S."""
-    pgid = proc.pid  # start_new_session: the server leads its own group
-    if _group_alive(pgid):
-        os.killpg(pgid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(pgid, signal.SIGKILL)
-        proc.wait(timeout=STOP_TIMEOUT_S)
-    deadline = time.monotonic() + STOP_TIMEOUT_S  # children of the server, if any, leave with it
-    while _group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _group_alive(pgid):
-        os.killpg(pgid, signal.SIGKILL)
-        pytest.fail("processes of the MONAI Label server outlived it (killed)")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("monailabel")
@@ -113,44 +57,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     studies = root / "studies"
     studies.mkdir()
     image = write_slab(studies / "t1_slab.nii.gz")
-    (root / "home").mkdir()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONAI_LABEL_")}
-    env.update(HOME=str(root / "home"), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    log = root / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "monailabel.main",
-        "start_server",
-        "--app",
-        str(app),
-        "--studies",
-        str(studies),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--conf",
-        "models",
-        MODEL,
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            command,
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_serving(proc, url, log)
-        yield Server(url=url, image_id="t1_slab", image_path=image, log=log)
-    finally:
-        _stop_group(proc)
+    with monailabel_server(root, app, studies, {"models": MODEL}) as url:
+        yield Server(url=url, image_id="t1_slab", image_path=image, log=root / "server.log")
 
 
 def _multipart(response: "requests.Response") -> Tuple[Dict[str, Any], str, bytes]:
