@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
     "monai>=1.4",
     "numpy>=1.24",
     "SimpleITK>=2.2",
+    "isal>=1.0",  # ISA-L gzip: writing a .nii.gz volume 10x faster than ITK's own compression
     "h5py>=3.8",
     "pytorch-ignite>=0.4.11",
     "einops>=0.7",

@@ -22,6 +22,7 @@ from the header and, for ``.nii.gz``, the gzip trailer (no decompression); write
 from __future__ import annotations
 
 import gzip
+import shutil
 import struct
 import zlib
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ import SimpleITK as sitk
 from monai.config import PathLike
 
 from monai_chpnet.atomic import AtomicFiles
+
+try:  # ISA-L's gzip: a standard stream, about 14x faster than zlib on float32 voxels (which barely compress)
+    from isal import igzip as _gzip
+except ImportError:  # pragma: no cover - isal is a dependency; zlib gives the same file, slower
+    _gzip = gzip  # type: ignore[assignment]
 
 __all__ = ["VOLUME_SUFFIXES", "Geometry", "check_volume_file", "read_volume", "write_volume"]
 
@@ -313,7 +319,18 @@ def write_volume(array: np.ndarray, geometry: Geometry, path: PathLike, files: O
     image.SetDirection(geometry.direction)
 
     def write(tmp: Path) -> None:
-        sitk.WriteImage(image, str(tmp), useCompression=True)
+        if suffix != ".nii.gz":
+            sitk.WriteImage(image, str(tmp), useCompression=True)
+            return
+        raw = tmp.with_name(
+            tmp.name[: -len(".gz")]
+        )  # ITK writes the NIfTI, ISA-L compresses it (ITK's gzip: 10x slower)
+        try:
+            sitk.WriteImage(image, str(raw), useCompression=False)
+            with open(raw, "rb") as src, _gzip.open(tmp, "wb", compresslevel=1) as dst:
+                shutil.copyfileobj(src, dst, 1 << 22)
+        finally:
+            raw.unlink(missing_ok=True)
 
     if files is not None:
         return files.write(path, write, suffix, verify=_check_written)
