@@ -1,4 +1,4 @@
-"""Command line: ``python -m monai_chpnet reconstruct|demo ...`` (also installed as ``monai-chpnet``).
+"""Command line: ``python -m monai_chpnet reconstruct|demo|super-resolve ...`` (also installed as ``monai-chpnet``).
 
 A thin shell over :mod:`monai_chpnet.inference`: the options are the fields of
 :class:`~monai_chpnet.inference.ReconSettings`, checked by it (an option's type by argparse, its range by the
@@ -86,6 +86,40 @@ def _reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def _super_resolve(args: argparse.Namespace) -> int:
+    import torch
+
+    from monai_chpnet.inference import check_output_dir, check_stem, output_stem
+    from monai_chpnet.inference.sr_files import super_resolve_file, write_sr_outputs
+    from monai_chpnet.inference.superres import load_sr_network
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    check_output_dir(args.output_dir)  # fail before any work
+    check_stem(args.stem or output_stem(args.input))
+    network = (
+        load_sr_network(args.weights, args.scale, args.degradation, args.preset, args.device) if args.weights else None
+    )
+    if network is None:
+        print("no --weights given: writing the bicubic upsampling (the baseline)")
+    result = super_resolve_file(
+        args.input,
+        network,
+        args.scale,
+        evaluate=args.evaluate,
+        degradation=args.degradation,
+        slice_axis=args.slice_axis,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=_progress,
+    )
+    for name, m in result.metrics.items():
+        print(f"  {name:<15} PSNR {m['psnr']:6.2f} dB   SSIM {m['ssim'] or float('nan'):.4f}")
+    for path in write_sr_outputs(result, args.output_dir, stem=args.stem):
+        print(f"  {path}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from monai_chpnet.data.sample import sample_volume_path
 
@@ -153,6 +187,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="reconstruct the shipped sample volume (MNI T1 slab, 20 x 256 x 256)")
     common(demo)
     demo.set_defaults(func=_demo)
+    sr = sub.add_parser(
+        "super-resolve",
+        help="upsample a low-resolution volume in-plane x2 / x4 (or, with --evaluate, degrade a high-resolution one "
+        "first and score the result)",
+    )
+    sr.add_argument("input", help="image volume file or DICOM series folder (magnitude, one channel)")
+    sr.add_argument("--weights", help="super-resolution student weights for --scale; omit for bicubic upsampling")
+    sr.add_argument("--preset", default="small", help="student preset the weights belong to (default: small)")
+    sr.add_argument("--scale", type=int, choices=(2, 4), default=2, help="in-plane factor (default 2)")
+    sr.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="the input is a high-resolution reference: degrade it by --degradation, super-resolve and score",
+    )
+    sr.add_argument(
+        "--degradation",
+        choices=("kspace", "bicubic"),
+        default="kspace",
+        help="how the low-resolution image is made: kspace (central k-space block, how a scanner acquires a lower "
+        "matrix) or bicubic (a downscaled image); the weights must be trained for it; with --evaluate the reference "
+        "is degraded so",
+    )
+    sr.add_argument("--slice-axis", type=int, choices=(0, 1, 2), default=0, help="array axis to slice along")
+    sr.add_argument("--output-dir", default="outputs", help="where the NIfTI volumes and metrics go")
+    sr.add_argument("--stem", default=None, help="name the outputs <stem>_sr.nii.gz, ... (default: the input's)")
+    sr.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    sr.add_argument("--batch-size", type=_setting("batch_size", int), default=4, help="slices per forward pass")
+    sr.add_argument("--threads", type=_setting("threads", int), default=0, help="torch CPU threads (0: default)")
+    sr.set_defaults(func=_super_resolve)
     return parser
 
 

@@ -33,7 +33,18 @@ from ignite.metrics import Metric
 from monai.utils import convert_to_tensor
 from torch import Tensor
 
-__all__ = ["nmse", "psnr", "ssim", "volume_metrics", "VolumePSNR", "VolumeSSIM", "VolumeNMSE", "validation_metrics"]
+__all__ = [
+    "nmse",
+    "psnr",
+    "psnr_y",
+    "ssim",
+    "ssim_y",
+    "volume_metrics",
+    "VolumePSNR",
+    "VolumeSSIM",
+    "VolumeNMSE",
+    "validation_metrics",
+]
 
 ArrayLike = Union[np.ndarray, Tensor]
 
@@ -164,6 +175,28 @@ def ssim(gt: ArrayLike, pred: ArrayLike, data_range: Optional[float] = None) -> 
     g, p = _as_volume_pair(gt, pred)
     dr = g.max() if data_range is None else torch.tensor(float(data_range), dtype=g.dtype, device=g.device)
     return _ssim_sum(g, p, dr.expand(g.shape[0])) / g.shape[0]
+
+
+def psnr_y(gt_y: np.ndarray, pred_y: np.ndarray, border: int) -> float:
+    """The super-resolution literature's PSNR (SwinIR's protocol): luma in ``[0, 255]`` (pred rounded and clipped as an
+    8-bit image would be), ``border`` pixels cropped on each side, data range 255."""
+    g, p = _crop_border(gt_y, border), np.clip(np.round(_crop_border(pred_y, border)), 0, 255)
+    return _psnr_value(float(np.mean((g - p) ** 2)), 255.0)
+
+
+def ssim_y(gt_y: np.ndarray, pred_y: np.ndarray, border: int) -> float:
+    """The literature's SSIM on the same crop: Wang et al.'s 11 x 11 Gaussian window (sigma 1.5), data range 255."""
+    from skimage.metrics import structural_similarity
+
+    g, p = _crop_border(gt_y, border), np.clip(np.round(_crop_border(pred_y, border)), 0, 255)
+    return float(
+        structural_similarity(g, p, data_range=255.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    )
+
+
+def _crop_border(x: np.ndarray, border: int) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x[border : x.shape[0] - border, border : x.shape[1] - border] if border else x
 
 
 @torch.no_grad()

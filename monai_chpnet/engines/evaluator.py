@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Union
 
 import torch
+import torch.nn.functional as F
 from monai.engines import SupervisedEvaluator
 from monai.engines.utils import IterationEvents
 from monai.utils.enums import CommonKeys as Keys
@@ -40,7 +41,8 @@ class ReconEvaluator(SupervisedEvaluator):
         network: the network evaluated as ``pred``.
         teacher: optional second network, evaluated as ``teacher_pred``.
         prepare_batch: default :class:`ReconPrepareBatch`.
-        zero_filled_key: batch key of the zero-filled magnitude (``None``: derived from the network input).
+        zero_filled_key: batch key of the zero-filled magnitude (``None``: derived from the network input; a
+            low-resolution input is upsampled bicubically, the super-resolution baseline).
     """
 
     def __init__(
@@ -108,6 +110,8 @@ class ReconEvaluator(SupervisedEvaluator):
             for key, net in nets.items():
                 outputs[key] = match_target(engine.inferer(image, net, *args, **kwargs).float(), size)
         zf = batchdata.get(engine.zero_filled_key) if engine.zero_filled_key else None
+        if zf is None and size is not None and tuple(image.shape[-2:]) != tuple(size) and image.shape[-1] < size[-1]:
+            zf = F.interpolate(image.float(), size=tuple(size), mode="bicubic", align_corners=False)  # SR baseline
         zf = match_target(image, size) if zf is None else match_target(zf.to(image.device), size)
         outputs["zero_filled"] = zf
         outputs = {k: denormalize_batch(v, batchdata) for k, v in outputs.items()}

@@ -61,6 +61,27 @@ def _check(settings: Any, flags=(), numbers=(), integers=(), choices=None) -> No
             raise ValueError(f"{name} must be one of {tuple(allowed)}, got {getattr(settings, name)!r}.")
 
 
+def _check_task(settings: Any) -> None:
+    """``scale`` 1 is the k-space task; 2 / 4 super-resolution, with the ``degradation`` the low-res input is made by."""
+    from monai_chpnet.transforms.degradation import SR_MODES
+
+    settings.scale = whole(settings.scale, "scale")
+    if settings.scale not in (1, 2, 4):
+        raise ValueError(f"scale must be 1 (k-space reconstruction), 2 or 4 (super-resolution), got {settings.scale}.")
+    if settings.scale == 1:
+        return
+    if settings.degradation not in SR_MODES:  # the networks' consistency step uses this one D
+        raise ValueError(f"degradation must be one of {SR_MODES} for super-resolution, got {settings.degradation!r}.")
+    if settings.patch_size % settings.scale:
+        raise ValueError(f"patch_size {settings.patch_size} must be a multiple of scale {settings.scale}.")
+
+
+def _task_record(settings: Any) -> Dict[str, Any]:
+    """The task in a run's record: nothing for k-space (as its checkpoints have always been), else scale and
+    degradation."""
+    return {} if settings.scale == 1 else {"scale": settings.scale, "degradation": settings.degradation}
+
+
 class _Validation:
     """What the validation metrics read from a batch of the ``dataset`` setting's kind."""
 
@@ -116,9 +137,12 @@ class StudentSettings(_Validation):
     feedback_weight: float = 1.0
     grad_clip_norm: Optional[float] = 1.0
     seed: int = 0
+    scale: int = 1
+    degradation: Any = None
 
     def __post_init__(self) -> None:
         _check(self, _FLAGS, _NUMBERS, _INTEGERS, _CHOICES)
+        _check_task(self)
         if self.grad_clip_norm is not None:
             self.grad_clip_norm = number(self.grad_clip_norm, "grad_clip_norm")
         if self.kd != "none" and not self.teacher_weights:
@@ -165,6 +189,7 @@ class StudentSettings(_Validation):
             "grad_clip_norm": self.grad_clip_norm,
             "teacher_weights": None if self.kd == "none" else os.path.abspath(self.teacher_weights),
             "seed": self.seed,
+            **_task_record(self),
         }
 
     def run_config(self) -> RunConfig:
@@ -183,14 +208,18 @@ class TeacherSettings(_Validation):
     learning_rate: float = 5e-4
     init_weights: Optional[str] = None
     seed: int = 0
+    scale: int = 1
+    degradation: Any = None
 
     def __post_init__(self) -> None:
         _check(self, numbers=("phase_prob", "learning_rate"), integers=("patch_size", "batch_size", "seed"))
         self.init_weights = str(self.init_weights) if self.init_weights else None
+        _check_task(self)
 
     def recorded(self) -> Dict[str, Any]:
         """What must not change across a resume, under the keys checkpoints have always recorded."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        task = ("scale", "degradation")
+        return {**{f.name: getattr(self, f.name) for f in fields(self) if f.name not in task}, **_task_record(self)}
 
     def run_config(self) -> RunConfig:
         return RunConfig(self.recorded())

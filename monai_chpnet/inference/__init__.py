@@ -12,7 +12,10 @@ package; none of them re-implements pre- or post-processing. One module per conc
 * :mod:`.outputs`         checks before any work, and the NIfTI + figure + metrics files, written all or none;
 * :mod:`.evaluation`      tables over files x networks x accelerations, ``eval/metrics.*``, ``eval_metrics``;
 * :mod:`.pipeline`        the same as MONAI components: pre-processing, inferer, post-processing (writers);
-* :mod:`.runner`          :class:`FileReconstructor`, a list of files in, their outputs written.
+* :mod:`.runner`          :class:`FileReconstructor`, a list of files in, their outputs written;
+* :mod:`.superres`        super-resolution: slices upsampled x2 / x4, their geometry, the classical baselines;
+* :mod:`.sr_files`        super-resolution of a file (prospective or evaluation), its outputs written;
+* :mod:`.sr_pipeline`     the same as MONAI components, for the ``chpnet_mri_sr`` bundle and MONAI Label.
 
 Typical use::
 
@@ -54,6 +57,9 @@ from monai_chpnet.inference.pipeline import (
 )
 from monai_chpnet.inference.reconstruction import reconstruct_fastmri, reconstruct_file, reconstruct_volume
 from monai_chpnet.inference.runner import FileReconstructor
+from monai_chpnet.inference.sr_files import SuperResolutionResult, super_resolve_file, write_sr_outputs
+from monai_chpnet.inference.sr_pipeline import LoadSRInputd, SaveSROutputsd, SRInferer, SROutputsd
+from monai_chpnet.inference.superres import load_sr_network, super_resolve_slices, upsampled_geometry
 from monai_chpnet.inference.settings import ReconSettings, SettingsError, check_device
 from monai_chpnet.inference.results import Progress, ReconstructionResult, reference_metrics
 from monai_chpnet.inference.streaming import reconstruct_input, stream_slices
@@ -63,6 +69,11 @@ __all__ = [
     "ACQUISITIONS",
     "BUNDLE_ENV",
     "FileReconstructor",
+    "LoadSRInputd",
+    "SRInferer",
+    "SROutputsd",
+    "SaveSROutputsd",
+    "SuperResolutionResult",
     "KspaceInferer",
     "LoadReconInputd",
     "NEGATIVE_TOLERANCE",
@@ -100,6 +111,11 @@ __all__ = [
     "result_report",
     "simulation_transform",
     "stream_slices",
+    "super_resolve_file",
+    "super_resolve_slices",
+    "load_sr_network",
+    "upsampled_geometry",
+    "write_sr_outputs",
     "update_metadata_metrics",
     "write_evaluation",
     "write_outputs",

@@ -12,7 +12,7 @@ from torch import nn
 from monai_chpnet.checkpoints import describe_state_mismatch, network_state
 from monai_chpnet.inference.settings import check_device
 
-__all__ = ["BUNDLE_ENV", "default_bundle_dir", "load_bundle_network", "load_network"]
+__all__ = ["BUNDLE_ENV", "default_bundle_dir", "load_bundle_network", "load_network", "weights_task"]
 
 BUNDLE_ENV = "MONAI_CHPNET_BUNDLE"
 
@@ -51,9 +51,22 @@ def load_network(
     weights = network_state(weights)
     mismatch = describe_state_mismatch(net, weights)
     if mismatch:
+        given, needed = weights_task(weights), weights_task(net.state_dict())
+        if given != needed and None not in (given, needed):
+            raise ValueError(f"{source} holds {given} weights; this task needs {needed} weights ({mismatch}).")
         raise ValueError(f"weights in {source} do not fit {type(net).__name__} ({mismatch}).")
     net.load_state_dict(weights)
     return net.eval()
+
+
+def weights_task(state: Mapping[str, torch.Tensor]) -> Optional[str]:
+    """What a student's state dict was trained for: ``"super-resolution x2"`` / ``"x4"`` (its learned adjoint maps
+    one pixel to ``scale**2`` sub-pixels), ``"k-space reconstruction"`` (a 2-channel input), else ``None``."""
+    adjoint = state.get("consistency.0.adjoint.conv_block.weight")
+    if adjoint is not None:
+        return f"super-resolution x{round(adjoint.shape[0] ** 0.5)}"
+    first = next((v for k, v in state.items() if k.endswith(".weight") and v.ndim == 4), None)
+    return "k-space reconstruction" if first is not None and first.shape[1] == 2 else None
 
 
 def default_bundle_dir() -> Path:

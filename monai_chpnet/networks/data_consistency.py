@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from monai.networks.blocks import SubpixelUpsample
 from torch import Tensor, nn
 
+from monai_chpnet.resampling import downsample
 from monai_chpnet.kspace import channels_to_complex, check_complex, check_mask, complex_to_channels, fft2c, ifft2c
 
 __all__ = [
@@ -159,17 +160,19 @@ def replication_upsampler(channels: int, scale: int) -> SubpixelUpsample:
 class LearnedAdjointUpdate(nn.Module):
     """Super-resolution consistency step ``x ← x - δ [U(D x - y) + η (x - v)]`` with a learned adjoint ``U``.
 
-    ``D`` is fixed ``scale × scale`` average pooling; ``U`` is a :func:`replication_upsampler` (``D U = I`` at
-    initialisation); ``δ = softplus(·)`` and ``η = softplus(·)`` start at 1, i.e. ``x ← v - U(D x - y)``.
+    ``D`` is the fixed degradation (:func:`monai_chpnet.resampling.downsample`, ``degradation``; average pooling by
+    default); ``U`` is a :func:`replication_upsampler` (``D U = I`` at initialisation for average pooling);
+    ``δ = softplus(·)`` and ``η = softplus(·)`` start at 1, i.e. ``x ← v - U(D x - y)``.
 
     Args:
         channels: image channels ``C``.
         scale: up-scaling factor ``s`` (2 or 4).
+        degradation: ``"average"``, ``"kspace"`` or ``"bicubic"``.
     """
 
-    def __init__(self, channels: int, scale: int) -> None:
+    def __init__(self, channels: int, scale: int, degradation: str = "average") -> None:
         super().__init__()
-        self.scale = scale
+        self.scale, self.degradation = scale, degradation
         self.adjoint = replication_upsampler(channels, scale)
         inv_softplus_one = math.log(math.e - 1.0)
         self.delta_raw = nn.Parameter(torch.tensor(inv_softplus_one))
@@ -185,6 +188,6 @@ class LearnedAdjointUpdate(nn.Module):
         Returns:
             the updated estimate, shape of ``x``.
         """
-        residual = F.avg_pool2d(x, self.scale) - low_res
+        residual = downsample(x, self.scale, self.degradation) - low_res
         delta, eta = F.softplus(self.delta_raw), F.softplus(self.eta_raw)
         return x - delta * (self.adjoint(residual) + eta * (x - denoised))

@@ -43,6 +43,7 @@ from monai.networks.layers.utils import get_act_layer
 from monai.networks.utils import icnr_init
 from torch import Tensor, nn
 
+from monai_chpnet.resampling import RESAMPLING_MODES, upsample
 from monai_chpnet.networks.data_consistency import (
     HardDataConsistency,
     LearnedAdjointUpdate,
@@ -104,6 +105,9 @@ class SubpixelDenoiser(nn.Module):
             learned 2×2 "unpooling" (the sub-pixel form of a stride-2, 2×2 transposed conv) whose neighbourhood
             context comes from the 3×3 conv that follows; 3 is ESPCN's choice, at 9× the parameters.
         act: activation (MONAI ``Act`` spec).
+        degradation: super-resolution only, the ``D`` the low-resolution input was made by
+            (:mod:`monai_chpnet.resampling`): ``"average"`` (learned first estimate, average-pooling consistency),
+            ``"kspace"`` or ``"bicubic"`` (first estimate its classical inverse, consistency with that ``D``).
 
     Shapes:
         ``forward_features(x)``: ``x`` ``(B, C, H, W)``, any ``H, W >= 2^L`` (reflect-padded internally, cropped
@@ -205,8 +209,12 @@ class SubpixelCNNStudent(nn.Module):
         data_consistency: str = "hard",
         phase_reference: bool = False,
         act: Union[str, tuple] = _DEFAULT_ACT,
+        degradation: str = "average",
     ) -> None:
         super().__init__()
+        if degradation not in RESAMPLING_MODES:
+            raise ValueError(f"degradation must be one of {RESAMPLING_MODES}, got {degradation!r}.")
+        self.degradation = degradation
         if in_channels not in (1, 2):
             raise ValueError(f"in_channels must be 1 (magnitude) or 2 (real, imaginary), got {in_channels}.")
         if upscale not in (1, 2, 4):
@@ -236,8 +244,11 @@ class SubpixelCNNStudent(nn.Module):
             )
             self.upsampler = nn.Identity()
         else:
-            self.consistency = nn.ModuleList([LearnedAdjointUpdate(in_channels, upscale) for _ in range(num_cascades)])
-            self.upsampler = replication_upsampler(in_channels, upscale)  # learned x0 = U0(y), starts as nearest
+            self.consistency = nn.ModuleList(
+                [LearnedAdjointUpdate(in_channels, upscale, degradation) for _ in range(num_cascades)]
+            )
+            # x0: learned U0(y) starting as nearest for average pooling; the degradation's own right inverse otherwise
+            self.upsampler = replication_upsampler(in_channels, upscale) if degradation == "average" else None
         self.phase_reference = phase_reference and upscale == 1 and in_channels == 2
         self.centre_phase = CentrePhaseReference()
 
@@ -260,7 +271,7 @@ class SubpixelCNNStudent(nn.Module):
         check_image_batch(image, self.in_channels, self.min_size, "SubpixelCNNStudent")
         use_dc = check_dc_request(kspace, mask, self.in_channels, self.upscale, "SubpixelCNNStudent")
         taps: Dict[str, Tensor] = {}
-        x = self.upsampler(image)
+        x = self.upsampler(image) if self.upsampler is not None else upsample(image, self.upscale, self.degradation)
         phase: Optional[Tensor] = None
         if self.phase_reference and use_dc and kspace is not None and mask is not None:
             check_measurements(image, kspace, mask)  # the same errors as data consistency, before the reference

@@ -44,6 +44,7 @@ from monai.networks.layers import DropPath, trunc_normal_
 from monai.networks.nets.swin_unetr import WindowAttention
 from torch import Tensor, nn
 
+from monai_chpnet.resampling import RESAMPLING_MODES, upsample
 from monai_chpnet.networks.data_consistency import HardDataConsistency, check_measurements
 from monai_chpnet.networks.phase import CentrePhaseReference, rotate_channels
 from monai_chpnet.networks.utils import check_dc_request, check_image_batch, pad_to_multiple
@@ -281,6 +282,8 @@ class SwinRestorationTeacher(nn.Module):
             each group but the last decodes an intermediate image, replaces its sampled k-space columns by the
             measured ones and feeds the correction back to the tokens. Without measurements the extra heads are
             still applied (as a learned refinement), so the same weights serve both modes.
+        degradation: super-resolution only: ``None`` (the up-sampler gives the image) or the ``D`` the input was
+            made by (:mod:`monai_chpnet.resampling`), whose classical inverse the up-sampler's output is added to.
         phase_reference: with measurements, work in the frame of the k-space centre's smooth phase
             (:class:`~.phase.CentrePhaseReference`), so a phase-bearing image looks nearly real to the network.
 
@@ -306,8 +309,12 @@ class SwinRestorationTeacher(nn.Module):
         token_stride: int = 1,
         interleaved_dc: bool = False,
         phase_reference: bool = False,
+        degradation: Optional[str] = None,
     ) -> None:
         super().__init__()
+        if degradation is not None and degradation not in RESAMPLING_MODES:
+            raise ValueError(f"degradation must be None or one of {RESAMPLING_MODES}, got {degradation!r}.")
+        self.degradation = degradation
         if in_channels not in (1, 2):
             raise ValueError(f"in_channels must be 1 (magnitude) or 2 (real, imaginary), got {in_channels}.")
         if upscale not in (1, 2, 4):
@@ -422,6 +429,8 @@ class SwinRestorationTeacher(nn.Module):
         if self.upscale == 1:
             out = out + current
         out = out[:, :, : h * self.upscale, : w * self.upscale]
+        if self.upscale != 1 and self.degradation is not None:  # the residual over the degradation's inverse
+            out = out + upsample(image, self.upscale, self.degradation)
         if phase is not None:
             out = rotate_channels(out, phase)
         if use_dc and kspace is not None and mask is not None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any, Dict, Hashable, Mapping
 
 import torch
-import torch.nn.functional as F
 from monai.config import KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, ensure_tuple_rep
 from torch import Tensor
 
 from monai_chpnet.keys import ReconKeys
-from monai_chpnet.kspace import fft2c, ifft2c
+from monai_chpnet.resampling import downsample
 from monai_chpnet.transforms.validation import check_image_sample
 
 __all__ = ["SR_MODES", "SRDownsample", "SRDownsampled"]
@@ -59,14 +58,7 @@ class SRDownsample(Transform):
         H, W = x.shape[-2:]
         if H % self.scale or W % self.scale:
             raise ValueError(f"image {name!r} of shape {tuple(x.shape)}: H and W must be divisible by {self.scale}.")
-        h, w = H // self.scale, W // self.scale
-        if self.mode == "bicubic":
-            if torch.is_complex(x):
-                raise TypeError(f"bicubic downsampling needs a real image, {name!r} is {x.dtype}; use mode='kspace'.")
-            return F.interpolate(x[None], size=(h, w), mode="bicubic", align_corners=False, antialias=True)[0]
-        top, left = H // 2 - h // 2, W // 2 - w // 2  # keeps DC at (h // 2, w // 2) for every parity
-        low = ifft2c(fft2c(x.to(torch.complex64))[..., top : top + h, left : left + w]) / self.scale
-        return low if torch.is_complex(x) else low.real
+        return downsample(x, self.scale, self.mode)
 
 
 class SRDownsampled(MapTransform):

@@ -11,12 +11,14 @@ stays the magnitude (fastMRI's convention).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from functools import partial
+from typing import Optional, Sequence, Tuple, Union
 
 from monai.transforms import (
     Compose,
     EnsureTyped,
     Lambdad,
+    OneOf,
     RandAdjustContrastd,
     RandFlipd,
     RandGaussianNoised,
@@ -31,6 +33,7 @@ from monai.transforms import (
 from monai_chpnet.keys import ReconKeys
 from monai_chpnet.transforms.crop import RandSignalSpatialCropd
 from monai_chpnet.transforms.acquisition import RandSimulateAcquisitiond, ZeroFilledChannelsd
+from monai_chpnet.transforms.degradation import SRDownsampled
 from monai_chpnet.transforms.intensity import NormalizeInstanced
 from monai_chpnet.transforms.phase import RandSmoothPhased
 
@@ -45,6 +48,8 @@ __all__ = [
     "kspace_transform",
     "DEFAULT_ACCELERATIONS",
     "DEFAULT_CENTER_FRACTIONS",
+    "sr_train_transforms",
+    "sr_eval_transforms",
 ]
 
 DEFAULT_ACCELERATIONS: Tuple[float, ...] = (4.0, 8.0)
@@ -55,6 +60,33 @@ def _invert(x):
     """``max - x``; a constant patch (nothing to invert, e.g. a flat background) is kept rather than zeroed."""
     high = x.max()
     return x if bool(high == x.min()) else high - x
+
+
+def _patches(patch_size: int, zoom_prob: float, min_zoom: float) -> list:
+    """``target`` scaled to ``[0, 1]``, shrunk by a random zoom with probability ``zoom_prob``, a signal patch."""
+    t = ReconKeys.TARGET
+    steps = [EnsureTyped(t, track_meta=False), ScaleIntensityd(t, minv=0.0, maxv=1.0)]
+    if zoom_prob > 0:
+        steps.append(RandZoomd(t, prob=zoom_prob, min_zoom=min_zoom, max_zoom=1.0, keep_size=False, mode="area"))
+    return steps + [
+        SpatialPadd(t, spatial_size=(patch_size, patch_size), mode="symmetric"),  # reflect needs pad < size
+        RandSignalSpatialCropd(t, roi_size=(patch_size, patch_size)),
+    ]
+
+
+def _augmentation(noise_prob: float, noise_std: float) -> list:
+    """Orientation (flips, 90° rotations) and contrast (inversion, gamma, scale) of ``target``, mild noise."""
+    t = ReconKeys.TARGET
+    return [
+        RandFlipd(t, prob=0.5, spatial_axis=0),
+        RandFlipd(t, prob=0.5, spatial_axis=1),
+        RandRotate90d(t, prob=0.5, max_k=3),
+        RandLambdad(t, func=_invert, prob=0.2),
+        RandAdjustContrastd(t, prob=0.5, gamma=(0.6, 1.6)),
+        RandScaleIntensityd(t, factors=0.5, prob=0.5),
+        RandGaussianNoised(t, prob=noise_prob, std=noise_std),
+        Lambdad(t, func=lambda x: x.clamp_min(0.0)),
+    ]
 
 
 def train_transforms(
@@ -81,27 +113,9 @@ def train_transforms(
     ``mean``, ``std``, ``acceleration``, ``center_fraction``.
     """
     t = ReconKeys.TARGET
-    steps = [
-        EnsureTyped(t, track_meta=False),
-        ScaleIntensityd(t, minv=0.0, maxv=1.0),
-    ]
-    if augment and zoom_prob > 0:
-        steps.append(RandZoomd(t, prob=zoom_prob, min_zoom=min_zoom, max_zoom=1.0, keep_size=False, mode="area"))
-    steps += [
-        SpatialPadd(t, spatial_size=(patch_size, patch_size), mode="symmetric"),  # reflect needs pad < size
-        RandSignalSpatialCropd(t, roi_size=(patch_size, patch_size)),
-    ]
+    steps = _patches(patch_size, zoom_prob if augment else 0.0, min_zoom)
     if augment:
-        steps += [
-            RandFlipd(t, prob=0.5, spatial_axis=0),
-            RandFlipd(t, prob=0.5, spatial_axis=1),
-            RandRotate90d(t, prob=0.5, max_k=3),
-            RandLambdad(t, func=_invert, prob=0.2),
-            RandAdjustContrastd(t, prob=0.5, gamma=(0.6, 1.6)),
-            RandScaleIntensityd(t, factors=0.5, prob=0.5),
-            RandGaussianNoised(t, prob=noise_prob, std=noise_std),
-            Lambdad(t, func=lambda x: x.clamp_min(0.0)),
-        ]
+        steps += _augmentation(noise_prob, noise_std)
     if phase_prob > 0:
         steps.append(RandSmoothPhased(t, prob=phase_prob))
     steps += [
@@ -204,3 +218,53 @@ def kspace_transform(
         return kspace_transforms(acquired=True)
     cf = center_fraction if center_fraction is not None else fastmri_center_fraction(acceleration)
     return kspace_transforms((acceleration,), (cf,), mask_type, seed_key="fname")
+
+
+def sr_train_transforms(
+    scale: int = 2,
+    degradation: Union[str, Sequence[str]] = ("kspace", "bicubic"),
+    patch_size: int = 96,
+    augment: bool = True,
+    zoom_prob: float = 0.5,
+    min_zoom: float = 0.25,
+    noise_prob: float = 0.25,
+    noise_std: float = 0.01,
+) -> Compose:
+    """Super-resolution training pipeline on ``{"target": (1, H, W)}``: the k-space recipe's patches and
+    augmentation, then ``low_res = D(target)`` (:class:`~.degradation.SRDownsampled`; with several ``degradation``
+    modes, one drawn per sample) and scale normalisation of both from the low-resolution input (what inference
+    sees).
+
+    ``patch_size`` is the high-resolution patch, a multiple of ``scale``. Returns samples with ``low_res``
+    ``(1, p / scale, p / scale)``, ``target`` ``(1, p, p)``, ``mean``, ``std``.
+    """
+    if patch_size % scale:
+        raise ValueError(f"patch_size {patch_size} must be a multiple of scale {scale}.")
+    steps = _patches(patch_size, zoom_prob if augment else 0.0, min_zoom)
+    if augment:
+        steps += _augmentation(noise_prob, noise_std)
+    modes = (degradation,) if isinstance(degradation, str) else tuple(degradation)
+    degrade = [Compose(_sr_degrade(scale, m)) for m in modes]
+    return Compose(steps + (degrade if len(degrade) == 1 else [OneOf(degrade)]))
+
+
+def sr_eval_transforms(scale: int = 2, degradation: str = "kspace") -> Compose:
+    """Deterministic super-resolution evaluation on ``{"target": (1, H, W)}``: the target cropped (top-left kept) to
+    multiples of ``scale``, then degradation and normalisation as :func:`sr_train_transforms`."""
+    t = ReconKeys.TARGET
+    crop = Lambdad(t, func=partial(_crop_to_multiple, scale=scale))
+    return Compose([EnsureTyped(t, track_meta=False), crop, *_sr_degrade(scale, degradation)])
+
+
+def _crop_to_multiple(x, scale: int):
+    h, w = x.shape[-2:]
+    return x[..., : h - h % scale, : w - w % scale]
+
+
+def _sr_degrade(scale: int, mode: str) -> list:
+    keys = (ReconKeys.LOW_RES, ReconKeys.TARGET)
+    return [
+        SRDownsampled(ReconKeys.TARGET, ReconKeys.LOW_RES, scale=scale, mode=mode),
+        Lambdad(ReconKeys.LOW_RES, func=lambda x: x.clamp_min(0.0)),  # k-space cropping rings below zero
+        NormalizeInstanced(keys, ref_key=ReconKeys.LOW_RES, mode="scale"),
+    ]
