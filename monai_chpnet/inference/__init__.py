@@ -59,7 +59,7 @@ from monai_chpnet.inference.reconstruction import reconstruct_fastmri, reconstru
 from monai_chpnet.inference.runner import FileReconstructor
 from monai_chpnet.inference.sr_files import SuperResolutionResult, super_resolve_file, write_sr_outputs
 from monai_chpnet.inference.sr_pipeline import LoadSRInputd, SaveSROutputsd, SRInferer, SROutputsd
-from monai_chpnet.inference.superres import load_sr_network, super_resolve_slices, upsampled_geometry
+from monai_chpnet.inference.superres import load_sr_network, sr_weights_name, super_resolve_slices, upsampled_geometry
 from monai_chpnet.inference.settings import ReconSettings, SettingsError, check_device
 from monai_chpnet.inference.results import Progress, ReconstructionResult, reference_metrics
 from monai_chpnet.inference.streaming import reconstruct_input, stream_slices
@@ -114,6 +114,7 @@ __all__ = [
     "super_resolve_file",
     "super_resolve_slices",
     "load_sr_network",
+    "sr_weights_name",
     "upsampled_geometry",
     "write_sr_outputs",
     "update_metadata_metrics",

@@ -10,7 +10,7 @@ x2 and x4 score the same pixels; natural images are degraded bicubically only (a
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from torch import nn
@@ -21,7 +21,7 @@ from monai_chpnet.inference.sr_files import degrade_volume
 from monai_chpnet.inference.superres import SR_BASELINES, super_resolve_slices
 from monai_chpnet.metrics import psnr_y, ssim_y, volume_metrics
 
-__all__ = ["evaluate_sr", "sr_summary", "sr_table"]
+__all__ = ["evaluate_sr", "sr_summary", "sr_table", "write_sr_evaluation"]
 
 Row = Dict[str, Union[str, int, float, None]]
 
@@ -103,3 +103,19 @@ def sr_table(summary: Sequence[Row]) -> str:
         lines.append(f"| {r['kind']} ({r['sources']}) | x{r['scale']} | {r['degradation']} | {r['method']} | "
                      f"{r['psnr']:.2f} | {r['ssim']:.4f} | {gain:+.2f} |")  # fmt: skip
     return "\n".join(lines)
+
+
+def write_sr_evaluation(rows: Sequence[Row], output_dir: Union[str, os.PathLike]) -> Dict[str, Any]:
+    """Write ``sr_metrics.json`` (rows and :func:`sr_summary`) and ``sr_metrics.md`` (:func:`sr_table`) to
+    ``output_dir``, together; return the JSON payload."""
+    from pathlib import Path
+
+    from monai_chpnet.atomic import AtomicFiles, write_json, write_text
+
+    summary = sr_summary(rows)
+    payload = {"summary": summary, "rows": list(rows)}
+    out = Path(output_dir)
+    with AtomicFiles() as files:
+        write_json(out / "sr_metrics.json", payload, files=files)
+        write_text(out / "sr_metrics.md", sr_table(summary) + "\n", files)
+    return payload

@@ -30,6 +30,7 @@ __all__ = [
     "SR_SCALES",
     "check_scale",
     "load_sr_network",
+    "sr_weights_name",
     "super_resolve_slices",
     "upsample_baseline",
     "upsampled_geometry",
@@ -44,6 +45,14 @@ def check_scale(scale: int) -> int:
     if isinstance(scale, bool) or scale not in SR_SCALES:
         raise ValueError(f"scale must be one of {SR_SCALES} (the trained super-resolution factors), got {scale!r}.")
     return int(scale)
+
+
+def sr_weights_name(scale: int, degradation: str, role: str = "model") -> str:
+    """The bundle's file name of the ``role`` (``"model"``: the student, or ``"teacher"``) weights for ``scale`` and
+    ``degradation``: the default task (x2, ``kspace``) has model-zoo's ``model.pt`` / ``teacher.pt`` (the file MONAI
+    Label's bundle task serves), the others ``<role>_x<scale>_<degradation>.pt``."""
+    default = int(scale) == 2 and degradation == "kspace"
+    return f"{role}.pt" if default else f"{role}_x{int(scale)}_{degradation}.pt"
 
 
 def load_sr_network(

@@ -29,7 +29,7 @@ def test_sr_teacher_then_student_then_export_and_inference(tmp_path):
     rc, log = bundle(
         "run", *config("train_teacher.json"), "--ckpt_dir", str(ckpt), "--output_dir", str(tmp_path / "t"), *TINY
     )
-    assert rc == 0 and (ckpt / "teacher_x2_kspace.pt").is_file(), log[-3000:]
+    assert rc == 0 and (ckpt / "teacher.pt").is_file(), log[-3000:]
     student = [
         "run",
         *config("train_student.json"),
@@ -40,17 +40,17 @@ def test_sr_teacher_then_student_then_export_and_inference(tmp_path):
         *TINY,
     ]
     rc, log = bundle(*student)
-    assert rc == 0 and (ckpt / "model_x2_kspace.pt").is_file(), log[-3000:]
+    assert rc == 0 and (ckpt / "model.pt").is_file(), log[-3000:]
     assert "teacher guard: pre-trained teacher teacher_psnr" in log
     rc, log = bundle(*student)  # the same command resumes from its last checkpoint
     assert rc == 0 and "resumed from" in log, log[-3000:]
 
     rc, log = bundle("ckpt_export", "network_def", "--filepath", str(tmp_path / "sr.ts"), "--ckpt_file",
-                     str(ckpt / "model_x2_kspace.pt"), *config("inference.json"), "--student_preset", "tiny")  # fmt: skip
+                     str(ckpt / "model.pt"), *config("inference.json"), "--student_preset", "tiny")  # fmt: skip
     assert rc == 0 and "exported to file" in log, log[-2000:]
     from monai_chpnet.inference.superres import load_sr_network
 
-    eager = load_sr_network(ckpt / "model_x2_kspace.pt", 2, "kspace", "tiny")
+    eager = load_sr_network(ckpt / "model.pt", 2, "kspace", "tiny")
     x = torch.rand(1, 1, 32, 24)
     with torch.no_grad():
         assert torch.allclose(torch.jit.load(str(tmp_path / "sr.ts"))(x), eager(x), atol=1e-5)

@@ -163,3 +163,28 @@ def test_weights_of_the_other_task_are_named(tmp_path):
     ):
         load_network(tmp_path / "sr2.pt")
     assert load_sr_network(tmp_path / "sr2.pt", 2).upscale == 2
+
+
+def test_cli_super_resolves_and_names_bad_inputs(tmp_path, capsys):
+    from monai_chpnet.__main__ import main
+
+    image = _oblique_volume(tmp_path / "lr.nii.gz", (2, 8, 12))
+    weights = tmp_path / "sr2.pt"
+    torch.save(student_from_preset("small", in_channels=1, upscale=2, degradation="kspace").state_dict(), weights)
+    out = tmp_path / "out"
+    assert (
+        main(["super-resolve", str(tmp_path / "lr.nii.gz"), "--weights", str(weights), "--output-dir", str(out)]) == 0
+    )
+    written = sitk.ReadImage(str(out / "lr_sr.nii.gz"))
+    assert written.GetSize() == (24, 16, 2) and written.GetDirection() == pytest.approx(image.GetDirection())
+    # evaluation: the 8 x 12 slices degrade x4 to 2 x 3, too small; x2 works and writes its metrics
+    assert main(["super-resolve", str(tmp_path / "lr.nii.gz"), "--evaluate", "--output-dir", str(tmp_path / "e")]) == 0
+    assert json.loads((tmp_path / "e" / "lr_sr_metrics.json").read_text())["degradation"] == "kspace"
+    capsys.readouterr()
+    assert main(["super-resolve", str(tmp_path / "lr.nii.gz"), "--weights", str(weights), "--scale", "4",
+                 "--output-dir", str(tmp_path / "bad")]) == 2  # fmt: skip
+    assert "sr2.pt holds super-resolution x2 weights; this task needs super-resolution x4" in capsys.readouterr().err
+    assert main(["super-resolve", str(tmp_path / "lr.nii.gz"), "--evaluate", "--scale", "4",
+                 "--output-dir", str(tmp_path / "bad")]) == 2  # fmt: skip
+    assert "low-resolution slices of 2 x 3 are too small" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
