@@ -13,22 +13,21 @@ post-processing, thin wrappers of :mod:`.superres` and :mod:`.sr_files`.
 
 from __future__ import annotations
 
-import os
 import time
-from typing import Any, Dict, Hashable, Mapping, Optional, Union
+from typing import Any, Dict, Hashable, Mapping, Optional
 
 import numpy as np
 import torch
 from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.inferers import Inferer
-from monai.transforms import MapTransform, SaveImaged
+from monai.transforms import MapTransform
 from torch import nn
 
 from monai_chpnet.config_utils import flag, whole
 from monai_chpnet.data.volumes import read_volume
 from monai_chpnet.inference.inputs import check_magnitude_volume
-from monai_chpnet.inference.pipeline import INPUT_META, _geometry, _get, _put, _ras_affine
+from monai_chpnet.inference.pipeline import INPUT_META, SaveReconOutputsd, _geometry, _get, _put, _ras_affine
 from monai_chpnet.inference.sr_files import SuperResolutionResult, degrade_volume, write_sr_outputs
 from monai_chpnet.inference.superres import SR_BASELINES, check_scale, super_resolve_slices, upsampled_geometry
 from monai_chpnet.metrics import volume_metrics
@@ -142,13 +141,10 @@ class SROutputsd(MapTransform):
         return d
 
 
-class SaveSROutputsd(SaveImaged):
+class SaveSROutputsd(SaveReconOutputsd):
     """Write :class:`SROutputsd`'s result with :func:`~.sr_files.write_sr_outputs` (all or none) and print what
-    was written. A ``SaveImaged`` so that MONAI Label's bundle task leaves it out (it writes its own answer)."""
-
-    def __init__(self, output_dir: Union[str, os.PathLike], keys: KeysCollection = "pred", verbose: bool = True):
-        MapTransform.__init__(self, keys)
-        self.output_dir, self.verbose = output_dir, verbose
+    was written; a ``SaveImaged`` (MONAI Label's bundle task leaves it out) like :class:`~.pipeline.SaveReconOutputsd`,
+    whose arguments it takes."""
 
     def __call__(self, data: Mapping[Hashable, Any], *args: Any, **kwargs: Any) -> Dict[Hashable, Any]:
         d = dict(data)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, Hashable, Mapping
 
-import torch
 from monai.config import KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, ensure_tuple_rep
