@@ -20,15 +20,11 @@ from monai_chpnet.inference.inputs import check_magnitude_volume
 from monai_chpnet.inference.sr_files import degrade_volume
 from monai_chpnet.inference.superres import SR_BASELINES, super_resolve_slices
 from monai_chpnet.metrics import psnr_y, ssim_y, volume_metrics
+from monai_chpnet.transforms.crop import crop_to_multiple
 
 __all__ = ["evaluate_sr", "sr_summary", "sr_table", "write_sr_evaluation"]
 
 Row = Dict[str, Union[str, int, float, None]]
-
-
-def _crop(volume: np.ndarray, multiple: int) -> np.ndarray:
-    h, w = volume.shape[-2:]
-    return volume[..., : h - h % multiple, : w - w % multiple]
 
 
 def _predictions(
@@ -56,7 +52,7 @@ def evaluate_sr(
     """
     rows: List[Row] = []
     for source, path in mr_files.items():
-        volume = _crop(check_magnitude_volume(read_volume(path)[0], str(path)), 4)
+        volume = crop_to_multiple(check_magnitude_volume(read_volume(path)[0], str(path)), 4)
         for scale in scales:
             for degradation in degradations:
                 low = degrade_volume(volume, scale, degradation, str(path))
@@ -66,7 +62,7 @@ def evaluate_sr(
                                      psnr=m["psnr"], ssim=m["ssim"]))  # fmt: skip
     for source, y in (natural or {}).items():
         for scale in scales:
-            hr = _crop(np.asarray(y, dtype=np.float32), scale)
+            hr = crop_to_multiple(np.asarray(y, dtype=np.float32), scale)
             low = degrade_volume(hr[None], scale, "bicubic", source)
             for method, pred in _predictions(low, scale, "bicubic", networks, device).items():
                 rows.append(dict(method=method, source=source, kind="natural", scale=scale, degradation="bicubic",

@@ -39,7 +39,14 @@ from monai_chpnet.inference.superres import (
 from monai_chpnet.metrics import volume_metrics
 from monai_chpnet.transforms.degradation import SR_MODES, SRDownsample
 
-__all__ = ["SR_OUTPUT_SUFFIXES", "SuperResolutionResult", "degrade_volume", "super_resolve_file", "write_sr_outputs"]
+__all__ = [
+    "SR_OUTPUT_SUFFIXES",
+    "SuperResolutionResult",
+    "degrade_volume",
+    "score_sr",
+    "super_resolve_file",
+    "write_sr_outputs",
+]
 
 PathLike = Union[str, os.PathLike]
 SR_OUTPUT_SUFFIXES = {"super_resolved": "_sr.nii.gz", "metrics": "_sr_metrics.json"}
@@ -112,23 +119,35 @@ def super_resolve_file(
     tick = time.perf_counter()
     result = super_resolve_slices(low, network, scale, batch_size, device, progress=progress)
     network_seconds = time.perf_counter() - tick
-    baselines = {name: super_resolve_slices(low, None, scale, batch_size, baseline=name) for name in SR_BASELINES}
+    geometry = geometry if evaluate else upsampled_geometry(geometry, scale)
+    return score_sr(result, low, reference, geometry, scale, degradation if evaluate else None, str(path),
+                    time.perf_counter() - start, network_seconds, batch_size)  # fmt: skip
+
+
+def score_sr(
+    super_resolved: np.ndarray,
+    low: np.ndarray,
+    reference: Optional[np.ndarray],
+    geometry: Geometry,
+    scale: int,
+    degradation: Optional[str],
+    source: str,
+    seconds: float = 0.0,
+    network_seconds: float = 0.0,
+    batch_size: int = 4,
+) -> SuperResolutionResult:
+    """The :class:`SuperResolutionResult` of a super-resolved volume: the classical baselines of ``low`` (both when
+    there is a ``reference`` to score them against, else the bicubic one that is written beside the result) and the
+    metrics of all against ``reference``. The file path and the bundle's post-processing both end here."""
+    names = SR_BASELINES if reference is not None else ("bicubic",)
+    baselines = {name: super_resolve_slices(low, None, scale, batch_size, baseline=name) for name in names}
     metrics: Dict[str, Dict[str, Optional[float]]] = {}
     if reference is not None:
-        metrics = volume_metrics(reference, {**baselines, "super_resolved": result})
+        metrics = volume_metrics(reference, {**baselines, "super_resolved": super_resolved})
     return SuperResolutionResult(
-        super_resolved=result,
-        baselines=baselines,
-        low_res=low,
-        reference=reference,
-        geometry=geometry if evaluate else upsampled_geometry(geometry, scale),
-        scale=scale,
-        degradation=degradation if evaluate else None,
-        source=str(path),
-        metrics=metrics,
-        seconds=time.perf_counter() - start,
-        network_seconds=network_seconds,
-    )
+        super_resolved, baselines, low, reference, geometry, scale, degradation, source, metrics,
+        seconds, network_seconds,
+    )  # fmt: skip
 
 
 def write_sr_outputs(

@@ -28,9 +28,8 @@ from monai_chpnet.config_utils import flag, whole
 from monai_chpnet.data.volumes import read_volume
 from monai_chpnet.inference.inputs import check_magnitude_volume
 from monai_chpnet.inference.pipeline import INPUT_META, SaveReconOutputsd, _geometry, _get, _put, _ras_affine
-from monai_chpnet.inference.sr_files import SuperResolutionResult, degrade_volume, write_sr_outputs
-from monai_chpnet.inference.superres import SR_BASELINES, check_scale, super_resolve_slices, upsampled_geometry
-from monai_chpnet.metrics import volume_metrics
+from monai_chpnet.inference.sr_files import SuperResolutionResult, degrade_volume, score_sr, write_sr_outputs
+from monai_chpnet.inference.superres import check_scale, super_resolve_slices, upsampled_geometry
 from monai_chpnet.transforms.degradation import SR_MODES
 
 __all__ = ["LoadSRInputd", "SRInferer", "SROutputsd", "SaveSROutputsd"]
@@ -125,16 +124,13 @@ class SROutputsd(MapTransform):
         for key in self.key_iterator(d):
             pred = torch.as_tensor(d[key]).detach().cpu().numpy()
             sr = pred.reshape(pred.shape[-3:])
-            baselines = {m: super_resolve_slices(low, None, info["scale"], baseline=m) for m in SR_BASELINES}
             reference = None
             if d.get(self.label_key) is not None:
                 reference = torch.as_tensor(d[self.label_key]).detach().cpu().numpy().reshape(sr.shape)
-            metrics = volume_metrics(reference, {**baselines, "super_resolved": sr}) if reference is not None else {}
             seconds = _get(d[key].meta, "chpnet_output")["network_seconds"] if hasattr(d[key], "meta") else 0.0
-            result = SuperResolutionResult(
-                sr, baselines, low, reference, _geometry(info), info["scale"], info["degradation"],
-                str(image.meta["filename_or_obj"]), metrics, seconds, seconds,
-            )  # fmt: skip
+            result = score_sr(sr, low, reference, _geometry(info), info["scale"], info["degradation"],
+                              str(image.meta["filename_or_obj"]), seconds, seconds)  # fmt: skip
+            metrics = result.metrics
             d[key] = MetaTensor(torch.from_numpy(sr)[None], meta=dict(image.meta))
             d[SR_RESULT_KEY] = result
             d["result"] = {"scale": result.scale, "degradation": result.degradation, "metrics": metrics}

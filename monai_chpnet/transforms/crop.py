@@ -12,7 +12,20 @@ from torch import Tensor
 
 from monai_chpnet.kspace import center_crop_hw
 
-__all__ = ["CenterCropHW", "CenterCropHWd", "RandSignalSpatialCrop", "RandSignalSpatialCropd", "fastmri_crop_size"]
+__all__ = [
+    "CenterCropHW",
+    "CenterCropHWd",
+    "RandSignalSpatialCrop",
+    "RandSignalSpatialCropd",
+    "crop_to_multiple",
+    "fastmri_crop_size",
+]
+
+
+def crop_to_multiple(x: Any, multiple: int) -> Any:
+    """``x`` ``(..., H, W)`` (array or tensor) cropped, top-left kept, to multiples of ``multiple`` (e.g. an SR scale)."""
+    h, w = x.shape[-2:]
+    return x[..., : h - h % multiple, : w - w % multiple]
 
 
 def fastmri_crop_size(kspace_width: int, size: Sequence[int]) -> Tuple[int, int]:

@@ -31,7 +31,7 @@ from monai.transforms import (
 )
 
 from monai_chpnet.keys import ReconKeys
-from monai_chpnet.transforms.crop import RandSignalSpatialCropd
+from monai_chpnet.transforms.crop import RandSignalSpatialCropd, crop_to_multiple
 from monai_chpnet.transforms.acquisition import RandSimulateAcquisitiond, ZeroFilledChannelsd
 from monai_chpnet.transforms.degradation import SRDownsampled
 from monai_chpnet.transforms.intensity import NormalizeInstanced
@@ -252,13 +252,8 @@ def sr_eval_transforms(scale: int = 2, degradation: str = "kspace") -> Compose:
     """Deterministic super-resolution evaluation on ``{"target": (1, H, W)}``: the target cropped (top-left kept) to
     multiples of ``scale``, then degradation and normalisation as :func:`sr_train_transforms`."""
     t = ReconKeys.TARGET
-    crop = Lambdad(t, func=partial(_crop_to_multiple, scale=scale))
+    crop = Lambdad(t, func=partial(crop_to_multiple, multiple=scale))
     return Compose([EnsureTyped(t, track_meta=False), crop, *_sr_degrade(scale, degradation)])
-
-
-def _crop_to_multiple(x, scale: int):
-    h, w = x.shape[-2:]
-    return x[..., : h - h % scale, : w - w % scale]
 
 
 def _sr_degrade(scale: int, mode: str) -> list:
