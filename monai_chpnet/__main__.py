@@ -53,6 +53,40 @@ def _setting(key: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return check
 
 
+def _trust_map(args: argparse.Namespace, scale: int = 1, degradation: Optional[str] = None) -> Any:
+    """``(TrustMap or None, error or None)`` for ``--trust``: a teacher that cannot be loaded is an error that
+    does not stop the reconstruction (it is written without the map, and the exit code says so)."""
+    from pathlib import Path
+
+    from monai_chpnet.inference.loading import default_bundle_dir, load_teacher
+    from monai_chpnet.inference.superres import sr_weights_name
+    from monai_chpnet.inference.trust import TrustMap
+
+    if not args.trust:
+        return None, None
+    if args.trust != "teacher":
+        return TrustMap(args.trust), None
+    weights = args.teacher_weights
+    if weights is None:
+        models = (
+            default_bundle_dir() / "models"
+            if scale == 1
+            else Path(__file__).resolve().parents[1] / "bundles" / "chpnet_mri_sr" / "models"
+        )
+        weights = models / ("teacher.pt" if scale == 1 else sr_weights_name(scale, degradation, "teacher"))
+    try:
+        return TrustMap("teacher", load_teacher(weights, scale, degradation, map_location=args.device)), None
+    except (OSError, ValueError) as err:
+        return None, f"no trust map: {err}"
+
+
+def _report_trust_error(error: Optional[str]) -> int:
+    if error is None:
+        return 0
+    print(f"error: {error} (the reconstruction was written without it)", file=sys.stderr)
+    return 2
+
+
 def _reconstruct(args: argparse.Namespace) -> int:
     import torch
 
@@ -78,12 +112,17 @@ def _reconstruct(args: argparse.Namespace) -> int:
     network = load_network(args.weights, preset=args.preset, map_location=settings.device) if args.weights else None
     if network is None:
         print("no --weights given: writing the zero-filled reconstruction (the baseline)")
-    result = reconstruct_file(args.input, network, progress=_progress, settings=settings)
+        if args.trust:
+            raise ValueError("--trust needs --weights: the zero-filled baseline has no trust map.")
+    trust, trust_error = _trust_map(args)
+    result = reconstruct_file(args.input, network, progress=_progress, settings=settings, trust=trust)
     paths = write_outputs(result, args.output_dir, stem=args.stem)
     print(result.summary())
+    if result.trust is not None:
+        print(f"  trust map ({result.trust_method}): {result.trust_seconds:.1f} s extra")
     for name, path in paths.items():
         print(f"  {name:<15} {path}")
-    return 0
+    return _report_trust_error(trust_error)
 
 
 def _super_resolve(args: argparse.Namespace) -> int:
@@ -102,6 +141,9 @@ def _super_resolve(args: argparse.Namespace) -> int:
     )
     if network is None:
         print("no --weights given: writing the bicubic upsampling (the baseline)")
+        if args.trust:
+            raise ValueError("--trust needs --weights: the bicubic baseline has no trust map.")
+    trust, trust_error = _trust_map(args, args.scale, args.degradation)
     result = super_resolve_file(
         args.input,
         network,
@@ -112,12 +154,15 @@ def _super_resolve(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         progress=_progress,
+        trust=trust,
     )
     for name, m in result.metrics.items():
         print(f"  {name:<15} PSNR {m['psnr']:6.2f} dB   SSIM {m['ssim'] or float('nan'):.4f}")
+    if result.trust is not None:
+        print(f"  trust map ({result.trust_method}): {result.trust_seconds:.1f} s extra")
     for path in write_sr_outputs(result, args.output_dir, stem=args.stem):
         print(f"  {path}")
-    return 0
+    return _report_trust_error(trust_error)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -125,6 +170,24 @@ def _demo(args: argparse.Namespace) -> int:
 
     args.input = str(sample_volume_path())
     return _reconstruct(args)
+
+
+def _trust_options(p: argparse.ArgumentParser) -> None:
+    from monai_chpnet.inference.trust import DEFAULT_TRUST, TRUST_METHODS
+
+    p.add_argument(
+        "--trust",
+        nargs="?",
+        const=DEFAULT_TRUST,
+        choices=TRUST_METHODS,
+        default=None,
+        help=f"also write <stem>_trust.nii.gz, where the result should not be believed (0 trusted .. 1 least): "
+        f"teacher (teacher-student disagreement, ~25x the student's time), tta (the student's spread over flips), "
+        f"correction (what the student changed); --trust alone: {DEFAULT_TRUST}",
+    )
+    p.add_argument(
+        "--teacher-weights", default=None, help="the teacher for --trust teacher (default: the bundle's teacher)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,9 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("reconstruct", help="reconstruct a NIfTI/NRRD/MHA/DICOM volume or a fastMRI single-coil .h5")
     rec.add_argument("input", help="image volume file, DICOM series folder, or fastMRI .h5")
     common(rec)
+    _trust_options(rec)
     rec.set_defaults(func=_reconstruct)
     demo = sub.add_parser("demo", help="reconstruct the shipped sample volume (MNI T1 slab, 20 x 256 x 256)")
     common(demo)
+    _trust_options(demo)
     demo.set_defaults(func=_demo)
     sr = sub.add_parser(
         "super-resolve",
@@ -215,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--device", default="cpu", help="torch device (default cpu)")
     sr.add_argument("--batch-size", type=_setting("batch_size", int), default=4, help="slices per forward pass")
     sr.add_argument("--threads", type=_setting("threads", int), default=0, help="torch CPU threads (0: default)")
+    _trust_options(sr)
     sr.set_defaults(func=_super_resolve)
     return parser
 

@@ -34,6 +34,9 @@ from monai.utils import convert_to_tensor
 from torch import Tensor
 
 __all__ = [
+    "block_means",
+    "spearman",
+    "top_overlap",
     "nmse",
     "psnr",
     "psnr_y",
@@ -192,6 +195,37 @@ def ssim_y(gt_y: np.ndarray, pred_y: np.ndarray, border: int) -> float:
     return float(
         structural_similarity(g, p, data_range=255.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
     )
+
+
+def block_means(x: np.ndarray, block: int = 8) -> np.ndarray:
+    """Means of the non-overlapping ``block x block`` tiles of a 2-D array, flattened (partial tiles are dropped)."""
+    h, w = (x.shape[0] // block) * block, (x.shape[1] // block) * block
+    return np.asarray(x[:h, :w], np.float64).reshape(h // block, block, w // block, block).mean(axis=(1, 3)).ravel()
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks of a 1-D array, ties given their average rank (as ``scipy.stats.rankdata``)."""
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
+    ends = np.r_[starts[1:], x.size]
+    ranks = np.empty(x.size)
+    ranks[order] = np.repeat((starts + ends - 1) / 2.0, ends - starts)
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two 1-D arrays (``nan`` when either is constant)."""
+    ra, rb = _ranks(np.asarray(a, np.float64).ravel()), _ranks(np.asarray(b, np.float64).ravel())
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = math.sqrt(float((ra**2).sum() * (rb**2).sum()))
+    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
+
+
+def top_overlap(a: np.ndarray, b: np.ndarray, fraction: float = 0.1) -> float:
+    """The share of ``b``'s top ``fraction`` entries that are also among ``a``'s (chance: ``fraction``)."""
+    n = max(1, int(round(fraction * a.size)))
+    return len(set(np.argsort(-a, kind="stable")[:n]) & set(np.argsort(-b, kind="stable")[:n])) / n
 
 
 def _crop_border(x: np.ndarray, border: int) -> np.ndarray:

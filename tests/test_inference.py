@@ -19,7 +19,6 @@ from monai_chpnet.inference import (
     update_metadata_metrics,
     write_outputs,
 )
-from monai_chpnet.kspace import fft2c
 from monai_chpnet.metrics import psnr
 from monai_chpnet.networks.student import student_from_preset
 

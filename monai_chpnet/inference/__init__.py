@@ -15,7 +15,8 @@ package; none of them re-implements pre- or post-processing. One module per conc
 * :mod:`.runner`          :class:`FileReconstructor`, a list of files in, their outputs written;
 * :mod:`.superres`        super-resolution: slices upsampled x2 / x4, their geometry, the classical baselines;
 * :mod:`.sr_files`        super-resolution of a file (prospective or evaluation), its outputs written;
-* :mod:`.sr_pipeline`     the same as MONAI components, for the ``chpnet_mri_sr`` bundle and MONAI Label.
+* :mod:`.sr_pipeline`     the same as MONAI components, for the ``chpnet_mri_sr`` bundle and MONAI Label;
+* :mod:`.trust`           trust maps: where the student's result should not be believed (on request).
 
 Typical use::
 
@@ -63,10 +64,14 @@ from monai_chpnet.inference.superres import load_sr_network, sr_weights_name, su
 from monai_chpnet.inference.settings import ReconSettings, SettingsError, check_device
 from monai_chpnet.inference.results import Progress, ReconstructionResult, reference_metrics
 from monai_chpnet.inference.streaming import reconstruct_input, stream_slices
+from monai_chpnet.inference.trust import DEFAULT_TRUST, TRUST_METHODS, TrustMap
 from monai_chpnet.transforms.recipes import kspace_transform, simulation_transform
 
 __all__ = [
     "ACQUISITIONS",
+    "DEFAULT_TRUST",
+    "TRUST_METHODS",
+    "TrustMap",
     "BUNDLE_ENV",
     "FileReconstructor",
     "LoadSRInputd",

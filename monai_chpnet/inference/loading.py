@@ -12,7 +12,7 @@ from torch import nn
 from monai_chpnet.checkpoints import describe_state_mismatch, network_state
 from monai_chpnet.inference.settings import check_device
 
-__all__ = ["BUNDLE_ENV", "default_bundle_dir", "load_bundle_network", "load_network", "weights_task"]
+__all__ = ["load_teacher", "BUNDLE_ENV", "default_bundle_dir", "load_bundle_network", "load_network", "weights_task"]
 
 BUNDLE_ENV = "MONAI_CHPNET_BUNDLE"
 
@@ -118,3 +118,29 @@ def load_bundle_network(
         raise FileNotFoundError(f"bundle weights not found: {weights}")
     network = parser.get_parsed_content("network_def", instantiate=True)
     return load_network(weights, network=network, map_location=device).to(device)
+
+
+def load_teacher(
+    weights: Union[str, os.PathLike],
+    scale: int = 1,
+    degradation: Optional[str] = None,
+    preset: str = "small",
+    map_location: Any = "cpu",
+) -> nn.Module:
+    """The teacher (``preset``) of the k-space task (``scale=1``: two channels, data consistency) or of x``scale``
+    super-resolution of ``degradation`` inputs, with ``weights`` loaded strictly -- the trust map's second opinion.
+
+    Raises:
+        FileNotFoundError / ValueError: as :func:`load_network`, naming the file (weights of a student, or of the
+            other task, do not fit the teacher).
+    """
+    from monai_chpnet.networks.teacher import teacher_from_preset
+
+    if scale == 1:
+        network = teacher_from_preset(preset, in_channels=2)
+    else:
+        network = teacher_from_preset(preset, in_channels=1, upscale=scale, degradation=degradation)
+    try:
+        return load_network(weights, network=network, map_location=map_location)
+    except ValueError as err:
+        raise ValueError(f"teacher weights: {err}") from None

@@ -1,7 +1,8 @@
 """What a reconstruction writes, and the checks that come before any work: ``<stem>_recon.nii.gz`` (with the
-input's geometry), ``<stem>_zero_filled.nii.gz``, ``<stem>_figure.png`` and ``<stem>_metrics.json``.
+input's geometry), ``<stem>_zero_filled.nii.gz``, ``<stem>_figure.png``, ``<stem>_metrics.json`` and, when a trust
+map was computed, ``<stem>_trust.nii.gz`` (same geometry).
 
-The four files are one :class:`~monai_chpnet.atomic.AtomicFiles` group: written, checked, then renamed together,
+The files are one :class:`~monai_chpnet.atomic.AtomicFiles` group: written, checked, then renamed together,
 so a failure (a full disk included) leaves none of them. :func:`plan_outputs` checks a list of inputs before
 anything is reconstructed: the output folder is writable, no two inputs share output names, every output name
 fits the file system.
@@ -42,6 +43,7 @@ OUTPUT_SUFFIXES = {
     "figure": "_figure.png",
     "metrics": "_metrics.json",
 }
+TRUST_SUFFIX = "_trust.nii.gz"  #: the trust map's file, written only when one was computed
 _FIGURE_TITLES = ("zero-filled", "reconstruction", "reference", "|error| x5")
 
 
@@ -82,9 +84,11 @@ def check_stem(stem: str) -> str:
 
 
 def output_paths(output_dir: PathLike, stem: str) -> Dict[str, Path]:
-    """``{"reconstruction", "zero_filled", "figure", "metrics"}`` paths of ``stem``, each name checked to fit."""
+    """``{"reconstruction", "zero_filled", "figure", "metrics", "trust"}`` paths of ``stem``, each name checked to
+    fit."""
     out = Path(output_dir)
-    paths = {kind: out / f"{check_stem(stem)}{suffix}" for kind, suffix in OUTPUT_SUFFIXES.items()}
+    suffixes = {**OUTPUT_SUFFIXES, "trust": TRUST_SUFFIX}
+    paths = {kind: out / f"{check_stem(stem)}{suffix}" for kind, suffix in suffixes.items()}
     for path in paths.values():
         check_name_fits(out, path.name)
     return paths
@@ -150,6 +154,11 @@ def result_report(result: ReconstructionResult) -> Dict[str, Any]:
             "seconds": result.seconds,
             "metrics": result.metrics,
             "warnings": list(result.warnings),
+            **(
+                {"trust": {"method": result.trust_method, "seconds": result.trust_seconds}}
+                if result.trust is not None
+                else {}
+            ),
         }
     )
 
@@ -161,11 +170,12 @@ def write_outputs(
     figure_slice: Optional[int] = None,
 ) -> Dict[str, Path]:
     """Write ``<stem>_recon.nii.gz`` (with the input's geometry when known), ``<stem>_zero_filled.nii.gz``,
-    ``<stem>_figure.png`` (zero-filled | reconstruction | reference | |error| x5, titled, for ``figure_slice``,
-    default the middle slice) and ``<stem>_metrics.json``: all four or none (see the module docstring).
+    ``<stem>_figure.png`` (zero-filled | reconstruction | reference | |error| x5 | trust, titled, for
+    ``figure_slice``, default the middle slice), ``<stem>_metrics.json`` and, with a trust map,
+    ``<stem>_trust.nii.gz``: all or none (see the module docstring).
 
     Returns:
-        ``{"reconstruction", "zero_filled", "figure", "metrics"}`` paths.
+        ``{"reconstruction", "zero_filled", "figure", "metrics"}`` paths, and ``"trust"`` with a trust map.
 
     Raises:
         ValueError: a ``stem`` that is not a plain file name, a ``figure_slice`` outside the volume.
@@ -173,6 +183,8 @@ def write_outputs(
     """
     out = check_output_dir(output_dir)
     paths = output_paths(out, stem if stem is not None else output_stem(result.source))
+    if result.trust is None:
+        del paths["trust"]
     slices = result.reconstruction.shape[0]
     k = slices // 2 if figure_slice is None else int(figure_slice)
     if not 0 <= k < slices:
@@ -181,12 +193,17 @@ def write_outputs(
     if result.reference is not None:
         panels += [result.reference[k], np.abs(result.reference[k] - result.reconstruction[k]) * 5.0]
     vmax = float(max(p.max() for p in panels[:3]))
+    images = [to_uint8(p, vmax) for p in panels]
+    titles = list(_FIGURE_TITLES[: len(panels)])
+    if result.trust is not None:
+        images.append(to_uint8(result.trust[k], 1.0))
+        titles.append(f"trust ({result.trust_method})")
     geometry = output_geometry(result)
     with AtomicFiles() as files:
         write_volume(result.reconstruction, geometry, paths["reconstruction"], files)
         write_volume(result.zero_filled, geometry, paths["zero_filled"], files)
-        save_png_row(
-            [to_uint8(p, vmax) for p in panels], paths["figure"], titles=_FIGURE_TITLES[: len(panels)], files=files
-        )
+        if result.trust is not None:
+            write_volume(result.trust, geometry, paths["trust"], files)
+        save_png_row(images, paths["figure"], titles=titles, files=files)
         write_json(paths["metrics"], result_report(result), files=files)
     return paths

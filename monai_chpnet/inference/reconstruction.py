@@ -19,6 +19,7 @@ from monai_chpnet.inference.inputs import FASTMRI_SUFFIXES, ReconInput, check_ma
 from monai_chpnet.inference.settings import ReconSettings
 from monai_chpnet.inference.results import Progress, ReconstructionResult
 from monai_chpnet.inference.streaming import reconstruct_input
+from monai_chpnet.inference.trust import TrustMap
 
 __all__ = ["reconstruct_fastmri", "reconstruct_file", "reconstruct_volume"]
 
@@ -60,6 +61,7 @@ def reconstruct_volume(
     source: str = "volume",
     progress: Optional[Progress] = None,
     settings: Optional[ReconSettings] = None,
+    trust: Optional[TrustMap] = None,
     **kwargs: Any,
 ) -> ReconstructionResult:
     """Reconstruct a magnitude volume ``(slices, H, W)``.
@@ -77,6 +79,8 @@ def reconstruct_volume(
     (:class:`~monai_chpnet.transforms.phase.RandSmoothPhased`), one per volume, drawn from ``seed`` and the base
     name of ``source`` so each source has its own phase, the same in every run; the reference stays the magnitude.
 
+    ``trust``: also compute this trust map (:class:`~.trust.TrustMap`), in ``result.trust``.
+
     Other keyword arguments: the fields of :class:`~.settings.ReconSettings` (``center_fraction``, ``mask_type``,
     ``seed``, ``undersampled``, ``simulate_phase``, ``device``, ``batch_size``).
 
@@ -89,7 +93,7 @@ def reconstruct_volume(
     _check_simulated_acceleration(acceleration, source)
     settings = _settings(settings, acceleration=acceleration, **kwargs)
     data = check_magnitude_volume(volume, source)
-    return reconstruct_input(ReconInput(data, "image", source, geometry=geometry), network, settings, progress)
+    return reconstruct_input(ReconInput(data, "image", source, geometry=geometry), network, settings, progress, trust)
 
 
 def reconstruct_fastmri(
@@ -98,6 +102,7 @@ def reconstruct_fastmri(
     acceleration: Optional[float] = FROM_SETTINGS,
     progress: Optional[Progress] = None,
     settings: Optional[ReconSettings] = None,
+    trust: Optional[TrustMap] = None,
     **kwargs: Any,
 ) -> ReconstructionResult:
     """Reconstruct a fastMRI single-coil ``.h5`` from its own k-space.
@@ -112,7 +117,7 @@ def reconstruct_fastmri(
     else:
         kwargs["acceleration"] = acceleration
     settings = _settings(settings, **kwargs)
-    return reconstruct_input(read_input(path, settings), network, settings, progress)
+    return reconstruct_input(read_input(path, settings), network, settings, progress, trust)
 
 
 def reconstruct_file(
@@ -121,6 +126,7 @@ def reconstruct_file(
     acceleration: Optional[float] = FROM_SETTINGS,
     progress: Optional[Progress] = None,
     settings: Optional[ReconSettings] = None,
+    trust: Optional[TrustMap] = None,
     **kwargs: Any,
 ) -> ReconstructionResult:
     """Reconstruct a file: fastMRI ``.h5`` (its own k-space) or an image volume (NIfTI / NRRD / MHA / DICOM file
@@ -137,7 +143,7 @@ def reconstruct_file(
             setting (each naming the file or the setting).
     """
     if Path(path).suffix.lower() in FASTMRI_SUFFIXES:
-        return reconstruct_fastmri(path, network, acceleration, progress, settings, **kwargs)
+        return reconstruct_fastmri(path, network, acceleration, progress, settings, trust, **kwargs)
     _check_simulated_acceleration(acceleration, path)
     settings = _settings(settings, acceleration=acceleration, **kwargs)
-    return reconstruct_input(read_input(path, settings), network, settings, progress)
+    return reconstruct_input(read_input(path, settings), network, settings, progress, trust)

@@ -32,6 +32,8 @@ class ReconstructionResult:
         seconds: wall time of the reconstruction.
         network_seconds: the part of it spent in the network's forward passes.
         warnings: what the reconstruction should be read with (e.g. an acceleration far from the request).
+        trust: float32 ``(slices, h, w)`` trust map in ``[0, 1]`` (1: least trusted, :mod:`.trust`), or ``None``.
+        trust_method: which map ``trust`` is; trust_seconds: the extra time it took.
     """
 
     reconstruction: np.ndarray
@@ -45,6 +47,9 @@ class ReconstructionResult:
     seconds: float = 0.0
     network_seconds: float = 0.0
     warnings: List[str] = field(default_factory=list)
+    trust: Optional[np.ndarray] = None
+    trust_method: Optional[str] = None
+    trust_seconds: float = 0.0
 
     def summary(self) -> str:
         """One line per method: PSNR / SSIM / NMSE (or just the timing without a reference)."""

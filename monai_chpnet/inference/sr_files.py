@@ -9,8 +9,8 @@ Two modes, as the k-space task has (:mod:`.reconstruction`):
   against itself with fastMRI's metrics, beside both classical baselines; the output keeps the file's geometry.
 
 Outputs (one :class:`~monai_chpnet.atomic.AtomicFiles` group: all or none): ``<stem>_sr.nii.gz``,
-``<stem>_<baseline>.nii.gz`` (the classical upsampling, to compare) and, in evaluation mode,
-``<stem>_sr_metrics.json``.
+``<stem>_<baseline>.nii.gz`` (the classical upsampling, to compare), ``<stem>_trust.nii.gz`` when a trust map was
+asked for (:mod:`.trust`) and, in evaluation mode, ``<stem>_sr_metrics.json``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from monai_chpnet.data.volumes import Geometry, read_volume, write_volume
 from monai_chpnet.inference.inputs import check_magnitude_volume
 from monai_chpnet.inference.outputs import check_output_dir, check_stem, output_stem
 from monai_chpnet.inference.results import Progress
+from monai_chpnet.inference.trust import TrustMap
 from monai_chpnet.inference.superres import (
     SR_BASELINES,
     check_scale,
+    sr_trust_slices,
     super_resolve_slices,
     upsampled_geometry,
 )
@@ -49,13 +51,14 @@ __all__ = [
 ]
 
 PathLike = Union[str, os.PathLike]
-SR_OUTPUT_SUFFIXES = {"super_resolved": "_sr.nii.gz", "metrics": "_sr_metrics.json"}
+SR_OUTPUT_SUFFIXES = {"super_resolved": "_sr.nii.gz", "metrics": "_sr_metrics.json", "trust": "_trust.nii.gz"}
 
 
 @dataclass
 class SuperResolutionResult:
     """What :func:`super_resolve_file` gives: float32 volumes ``(slices, H, W)`` on the output grid (``geometry``),
-    the low-resolution input, the metrics against the reference (evaluation mode, else ``{}``), timings."""
+    the low-resolution input, the metrics against the reference (evaluation mode, else ``{}``), timings, and the
+    trust map (:mod:`.trust`) when one was asked for."""
 
     super_resolved: np.ndarray
     baselines: Dict[str, np.ndarray]
@@ -68,6 +71,9 @@ class SuperResolutionResult:
     metrics: Dict[str, Dict[str, Optional[float]]] = field(default_factory=dict)
     seconds: float = 0.0
     network_seconds: float = 0.0
+    trust: Optional[np.ndarray] = None
+    trust_method: Optional[str] = None
+    trust_seconds: float = 0.0
 
 
 def degrade_volume(volume: np.ndarray, scale: int, mode: str = "kspace", source: str = "volume") -> np.ndarray:
@@ -100,14 +106,17 @@ def super_resolve_file(
     batch_size: int = 4,
     device: str = "cpu",
     progress: Optional[Progress] = None,
+    trust: Optional[TrustMap] = None,
 ) -> SuperResolutionResult:
     """Super-resolve the image volume at ``path`` (see the module docstring); ``network=None`` gives the bicubic
-    baseline as the result.
+    baseline as the result; ``trust``: also compute that trust map of the student's result.
 
     Raises:
         ValueError: a scale other than 2 / 4, an RGB or non-magnitude volume, an in-plane size the evaluation
-            cannot degrade, slices too small for the scale (naming the file).
+            cannot degrade, slices too small for the scale (naming the file); a trust map without a network.
     """
+    if trust is not None and network is None:
+        raise ValueError("a trust map needs the student: the classical upsampling has none.")
     scale = check_scale(scale)
     start = time.perf_counter()
     volume, geometry = read_volume(path, slice_axis=slice_axis)
@@ -120,8 +129,13 @@ def super_resolve_file(
     result = super_resolve_slices(low, network, scale, batch_size, device, progress=progress)
     network_seconds = time.perf_counter() - tick
     geometry = geometry if evaluate else upsampled_geometry(geometry, scale)
-    return score_sr(result, low, reference, geometry, scale, degradation if evaluate else None, str(path),
-                    time.perf_counter() - start, network_seconds, batch_size)  # fmt: skip
+    scored = score_sr(result, low, reference, geometry, scale, degradation if evaluate else None, str(path),
+                      time.perf_counter() - start, network_seconds, batch_size)  # fmt: skip
+    if trust is not None:
+        tick = time.perf_counter()
+        scored.trust = sr_trust_slices(low, network, scale, trust, batch_size, device)
+        scored.trust_method, scored.trust_seconds = trust.method, time.perf_counter() - tick
+    return scored
 
 
 def score_sr(
@@ -167,6 +181,9 @@ def write_sr_outputs(
         written.append(
             write_volume(result.baselines[baseline], result.geometry, out / f"{stem}_{baseline}.nii.gz", files)
         )
+        if result.trust is not None:
+            trust_path = out / f"{stem}{SR_OUTPUT_SUFFIXES['trust']}"
+            written.append(write_volume(result.trust, result.geometry, trust_path, files))
         if result.metrics:
             report = {
                 "source": result.source,
@@ -176,5 +193,7 @@ def write_sr_outputs(
                 "seconds": result.seconds,
                 "network_seconds": result.network_seconds,
             }
+            if result.trust is not None:
+                report["trust"] = {"method": result.trust_method, "seconds": result.trust_seconds}
             written.append(write_json(out / f"{stem}{SR_OUTPUT_SUFFIXES['metrics']}", report, files=files))
     return written

@@ -20,6 +20,7 @@ from torch import nn
 from monai_chpnet.engines.prepare import match_target
 from monai_chpnet.inference.inputs import ReconInput
 from monai_chpnet.inference.settings import ReconSettings
+from monai_chpnet.inference.trust import TrustMap, normalise_trust
 from monai_chpnet.inference.results import Progress, ReconstructionResult, score
 from monai_chpnet.transforms.masks import seed_from_name
 from monai_chpnet.transforms.volume import VolumeAcquisition
@@ -81,7 +82,8 @@ def _check_acceleration(source: ReconInput, settings: ReconSettings, realised: f
 
 class SliceOutputs(NamedTuple):
     """What :func:`stream_slices` returns: float32 ``(slices, h, w)`` reconstruction and zero-filled image, the
-    first slice's mask ``(W,)``, its realised acceleration, the seconds spent in the network, the warnings."""
+    first slice's mask ``(W,)``, its realised acceleration, the seconds spent in the network, the warnings, and
+    the trust map ``(slices, h, w)`` with its seconds when one was asked for."""
 
     reconstruction: np.ndarray
     zero_filled: np.ndarray
@@ -89,6 +91,8 @@ class SliceOutputs(NamedTuple):
     acceleration: float
     network_seconds: float
     warnings: List[str]
+    trust: Optional[np.ndarray] = None
+    trust_seconds: float = 0.0
 
 
 @torch.inference_mode()
@@ -97,13 +101,17 @@ def stream_slices(
     network: Optional[nn.Module],
     settings: ReconSettings = ReconSettings(),
     progress: Optional[Progress] = None,
+    trust: Optional[TrustMap] = None,
 ) -> SliceOutputs:
     """Run ``network`` (``None``: the zero-filled baseline) over ``source``'s slices, ``settings.batch_size`` at a
-    time, on ``settings.device`` (see the module docstring).
+    time, on ``settings.device`` (see the module docstring); with ``trust``, compute that map of each batch too.
 
     Raises:
-        ValueError: a k-space too narrow for the mask, a blank k-space slice, an all-zero volume (naming the source).
+        ValueError: a k-space too narrow for the mask, a blank k-space slice, an all-zero volume (naming the source);
+            a trust map asked for without a network.
     """
+    if trust is not None and network is None:
+        raise ValueError("a trust map needs the student: the zero-filled baseline has none.")
     device = torch.device(settings.device)
     net = network.to(device).eval() if network is not None else None
     acquisition = _acquisition(source, settings)
@@ -113,7 +121,10 @@ def stream_slices(
     todo = _slices_to_run(source)
     if todo.size == 0:
         raise ValueError(f"{_describe(source)} of shape {source.data.shape} is all zero.")
-    first_mask, network_seconds = None, 0.0
+    trust_map = np.zeros(out_shape, dtype=np.float32) if trust is not None else None
+    if trust is not None and trust.teacher is not None:
+        trust.teacher.to(device).eval()  # in place: the map's views run on the student's device
+    first_mask, network_seconds, trust_seconds = None, 0.0, 0.0
     for done in range(0, todo.size, settings.batch_size):
         index = todo[done : done + settings.batch_size]
         batch = acquisition(torch.from_numpy(source.data[index])[:, None].to(device))
@@ -121,9 +132,14 @@ def stream_slices(
         pred = batch.zero_filled
         if net is not None:
             tick = time.perf_counter()
-            pred = match_target(net(batch.image, kspace=batch.kspace, mask=batch.mask).float(), out_shape[1:])
+            raw = net(batch.image, kspace=batch.kspace, mask=batch.mask)
+            pred = match_target(raw.float(), out_shape[1:]) * batch.scale
             network_seconds += time.perf_counter() - tick
-            pred = pred * batch.scale
+            if trust is not None:
+                tick = time.perf_counter()
+                batch_map = trust.kspace(net, batch, raw)
+                trust_map[index] = (match_target(batch_map, out_shape[1:]) * batch.scale)[:, 0].cpu().numpy()
+                trust_seconds += time.perf_counter() - tick
         recon[index] = pred[:, 0].cpu().numpy()
         zero_filled[index] = batch.zero_filled[:, 0].cpu().numpy()
         if progress is not None:
@@ -132,7 +148,9 @@ def stream_slices(
     realised = VolumeAcquisition.realised_acceleration(mask)
     notes: List[str] = []
     _check_acceleration(source, settings, realised, notes)
-    return SliceOutputs(recon, zero_filled, mask, realised, network_seconds, notes)
+    if trust_map is not None:
+        trust_map = normalise_trust(trust_map, todo)
+    return SliceOutputs(recon, zero_filled, mask, realised, network_seconds, notes, trust_map, trust_seconds)
 
 
 def reconstruct_input(
@@ -140,9 +158,10 @@ def reconstruct_input(
     network: Optional[nn.Module],
     settings: ReconSettings = ReconSettings(),
     progress: Optional[Progress] = None,
+    trust: Optional[TrustMap] = None,
 ) -> ReconstructionResult:
     """Reconstruct ``source`` with ``network`` (``None``: the zero-filled baseline) as ``settings`` say, and score
-    it against its reference.
+    it against its reference; with ``trust``, compute that trust map too (:mod:`.trust`).
 
     An image volume is the fully-sampled reference of a simulated acquisition (metrics against it), or with
     ``settings.undersampled`` the zero-filled magnitude of one (no reference); fastMRI k-space is undersampled with
@@ -152,7 +171,7 @@ def reconstruct_input(
         ValueError: as :func:`stream_slices`.
     """
     start = time.perf_counter()
-    out = stream_slices(source, network, settings, progress)
+    out = stream_slices(source, network, settings, progress, trust)
     reference = source.data if source.kind == "image" and not settings.undersampled else source.reference
     return ReconstructionResult(
         reconstruction=out.reconstruction,
@@ -166,4 +185,7 @@ def reconstruct_input(
         seconds=time.perf_counter() - start,
         network_seconds=out.network_seconds,
         warnings=out.warnings,
+        trust=out.trust,
+        trust_method=trust.method if trust is not None else None,
+        trust_seconds=out.trust_seconds,
     )

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from monai_chpnet.data.volumes import Geometry
 from monai_chpnet.inference.loading import load_network
 from monai_chpnet.inference.results import Progress
+from monai_chpnet.inference.trust import TrustMap, normalise_trust
 from monai_chpnet.resampling import upsample
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "load_sr_network",
     "sr_weights_name",
     "super_resolve_slices",
+    "sr_trust_slices",
     "upsample_baseline",
     "upsampled_geometry",
 ]
@@ -136,3 +138,32 @@ def super_resolve_slices(
         if progress is not None:
             progress(min(done + batch_size, todo.size), todo.size)
     return out
+
+
+@torch.inference_mode()
+def sr_trust_slices(
+    volume: np.ndarray,
+    network: nn.Module,
+    scale: int,
+    trust: TrustMap,
+    batch_size: int = 4,
+    device: str = "cpu",
+) -> np.ndarray:
+    """The ``trust`` map ``(slices, scale h, scale w)`` of ``network``'s super-resolution of ``volume`` (as
+    :func:`super_resolve_slices` runs it), normalised per volume (:mod:`.trust`); blank slices stay zero."""
+    scale = check_scale(scale)
+    s, h, w = volume.shape
+    out = np.zeros((s, scale * h, scale * w), dtype=np.float32)
+    todo = np.flatnonzero(np.any(volume != 0, axis=(1, 2)))
+    net = network.to(device).eval()
+    if trust.teacher is not None:
+        trust.teacher.to(device).eval()
+    inverse = "bicubic" if getattr(net, "degradation", "bicubic") == "bicubic" else "kspace"
+    for done in range(0, todo.size, batch_size):
+        index = todo[done : done + batch_size]
+        x = torch.from_numpy(np.ascontiguousarray(volume[index]))[:, None].to(device)
+        std = x.std(dim=(-2, -1), keepdim=True) + 1e-11
+        x = x / std
+        batch_map = trust.sr(net, x, net(x).float(), upsample(x, scale, inverse)) * std
+        out[index] = batch_map[:, 0].cpu().numpy()
+    return normalise_trust(out, todo)

@@ -14,7 +14,9 @@ undersampled, normalise, run the student, de-normalise, score against the refere
 * post-transforms: none (the result is already in the input's units, on its grid);
 * writer (:meth:`ReconstructionInferTask.writer`): the reconstruction with the input's spacing, origin and
   direction (:func:`~monai_chpnet.data.volumes.write_volume`), and a result JSON with the metrics (strict JSON:
-  an undefined metric is ``null``).
+  an undefined metric is ``null``) and, when the request asked for one (``"trust"``), the trust map beside the
+  reconstruction: ``result["trust"]["image"]`` is the map as a gzipped NIfTI file on the same grid, base64-encoded
+  (MONAI Label answers with one image, so the second one travels in the JSON; ``output=all`` returns both).
 
 Client mistakes (unknown image, bad or unknown parameter, unreadable file) become ``fastapi.HTTPException`` 404 /
 422 with a one-line message naming the file as the client named it; MONAI Label would otherwise answer any
@@ -24,6 +26,7 @@ exception with a bare 500. A file MONAI Label saved from an upload is deleted wh
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import tempfile
@@ -38,12 +41,14 @@ from torch import nn
 from monai_chpnet.data.volumes import write_volume
 from monai_chpnet.inference import (
     ReconstructionResult,
+    TrustMap,
     default_bundle_dir,
     load_bundle_network,
     output_geometry,
     reconstruct_file,
     result_report,
 )
+from monai_chpnet.inference.loading import load_teacher
 from monai_chpnet.monailabel.params import RECON_DEFAULTS, InvalidRequest, ReconParams, parse_recon_params
 
 __all__ = ["PARAMS_KEY", "ParseReconRequestd", "ReconstructionInferTask", "is_monailabel_upload"]
@@ -67,6 +72,17 @@ def _client_name(path: Union[str, os.PathLike]) -> str:
     p = Path(path)
     suffix = "".join(p.suffixes)
     return f"the uploaded file ({suffix or 'no suffix'})" if is_monailabel_upload(p) else p.name
+
+
+def _encoded_volume(array: Any, geometry: Any) -> str:
+    """``array`` with ``geometry`` as a gzipped NIfTI file, base64-encoded (a second image inside the JSON)."""
+    fd, name = tempfile.mkstemp(prefix="trust_", suffix=".nii.gz")
+    os.close(fd)
+    try:
+        write_volume(array, geometry, name)
+        return base64.b64encode(Path(name).read_bytes()).decode("ascii")
+    finally:
+        os.unlink(name)
 
 
 class ParseReconRequestd:
@@ -164,6 +180,20 @@ class ReconstructionInferTask(BasicInferTask):
             network = self._networks[device] = load_bundle_network(self.bundle_dir, device)
         return network
 
+    def _trust_map(self, method: Optional[str], device: str) -> Tuple[Optional[TrustMap], Optional[str]]:
+        """The request's trust map (the teacher loaded once per device), or the reason it cannot be made."""
+        if method is None:
+            return None, None
+        if method != "teacher":
+            return TrustMap(method), None
+        teachers = self.__dict__.setdefault("_teachers", {})
+        if device not in teachers:
+            try:
+                teachers[device] = load_teacher(self.bundle_dir / "models" / "teacher.pt", map_location=device)
+            except (OSError, ValueError) as err:
+                return None, f"no trust map: {str(err).replace(str(self.bundle_dir), '<bundle>')}"
+        return TrustMap("teacher", teachers[device]), None
+
     def run_inferer(self, data: Dict[str, Any], convert_to_batch: bool = True, device: str = "cuda") -> Dict[str, Any]:
         """``reconstruct_file`` on the request's image; the :class:`ReconstructionResult` goes to ``pred``.
 
@@ -174,8 +204,9 @@ class ReconstructionInferTask(BasicInferTask):
         network = self._get_network(device, data)
         params: ReconParams = data[PARAMS_KEY]
         path = data.get("image_path") or data["image"]
+        trust, data["trust_error"] = self._trust_map(params.trust, device)
         try:
-            result = reconstruct_file(path, network, settings=params.settings(device=device))
+            result = reconstruct_file(path, network, settings=params.settings(device=device), trust=trust)
         except (ValueError, OSError) as err:  # the readers' documented errors for a bad input file
             name = _client_name(path)
             raise InvalidRequest(f"cannot reconstruct {name}: {str(err).replace(str(path), name)}") from None
@@ -214,4 +245,11 @@ class ReconstructionInferTask(BasicInferTask):
             params=params.to_json(),
             seconds=round(result.seconds, 3),
         )
+        if result.trust is not None:
+            report["trust"] = {
+                **report.get("trust", {}),
+                "image": _encoded_volume(result.trust, output_geometry(result)),
+            }
+        elif data.get("trust_error"):
+            report["trust"] = {"method": params.trust, "error": data["trust_error"]}
         return str(path), report

@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional
 
 from monai_chpnet.data.volumes import VOLUME_SUFFIXES
 from monai_chpnet.inference.settings import ReconSettings, SettingsError
+from monai_chpnet.inference.trust import TRUST_METHODS
 from monai_chpnet.transforms.masks import MASK_FUNCS
 
 __all__ = ["InvalidRequest", "MONAILABEL_KEYS", "RECON_DEFAULTS", "REQUEST_KEYS", "ReconParams", "parse_recon_params"]
@@ -31,11 +32,12 @@ RECON_DEFAULTS: Dict[str, Any] = {
     "undersampled": ReconSettings.undersampled,
     "slice_axis": ReconSettings.slice_axis,
     "result_extension": list(VOLUME_SUFFIXES),
+    "trust": ["none", *TRUST_METHODS],
 }
 #: the settings a request may set (the rest of :class:`ReconSettings` -- device, batch size -- is the server's)
 SETTINGS_KEYS = ("acceleration", "undersampled", "center_fraction", "mask_type", "seed", "slice_axis")
 #: the keys a client may send in ``params``
-REQUEST_KEYS = (*SETTINGS_KEYS, "result_extension")
+REQUEST_KEYS = (*SETTINGS_KEYS, "result_extension", "trust")
 #: keys MONAI Label itself puts into an infer request, or its clients send for any model: not a client's mistake
 MONAILABEL_KEYS = frozenset(
     {
@@ -59,8 +61,9 @@ class InvalidRequest(ValueError):
 @dataclass(frozen=True)
 class ReconParams:
     """One request's reconstruction parameters: the settings it may choose (checked by
-    :class:`~monai_chpnet.inference.ReconSettings`, see there) and the returned image's format,
-    ``result_extension``, one of :data:`~monai_chpnet.data.volumes.VOLUME_SUFFIXES`."""
+    :class:`~monai_chpnet.inference.ReconSettings`, see there), the returned image's format,
+    ``result_extension``, one of :data:`~monai_chpnet.data.volumes.VOLUME_SUFFIXES`, and the trust map to return
+    beside it, ``trust`` (one of :data:`~monai_chpnet.inference.trust.TRUST_METHODS`, or ``None``)."""
 
     # defaults: ReconSettings' own, so the two cannot drift apart
     acceleration: float = ReconSettings.acceleration
@@ -70,6 +73,7 @@ class ReconParams:
     seed: int = ReconSettings.seed
     slice_axis: int = ReconSettings.slice_axis
     result_extension: str = VOLUME_SUFFIXES[0]
+    trust: Optional[str] = None
 
     def reconstruct_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments of :func:`monai_chpnet.inference.reconstruct_file`."""
@@ -114,7 +118,8 @@ def parse_recon_params(request: Mapping[str, Any], known: Iterable[str] = ()) ->
     ``"true"``/``"false"``: the image is already undersampled -- acquired with the mask that ``acceleration``,
     ``center_fraction``, ``mask_type`` and ``seed`` describe -- so nothing is simulated and there is no
     reference), ``slice_axis`` (0, 1 or 2), ``result_extension`` (``".nii.gz"``, ``".nii"``, ``".nrrd"``,
-    ``".mha"``; the dot is optional). Numbers and booleans may be strings, as form fields are.
+    ``".mha"``; the dot is optional), ``trust`` (``"none"``, ``"teacher"``, ``"tta"``, ``"correction"``: a trust
+    map returned in the result JSON). Numbers and booleans may be strings, as form fields are.
 
     Raises:
         InvalidRequest: (422) naming the first bad key, its value and what is accepted.
@@ -133,4 +138,10 @@ def parse_recon_params(request: Mapping[str, Any], known: Iterable[str] = ()) ->
     extension = f".{raw}" if isinstance(raw, str) and not raw.startswith(".") else raw
     if extension not in VOLUME_SUFFIXES:
         raise InvalidRequest(f"result_extension must be one of {list(VOLUME_SUFFIXES)}, got {raw!r}.")
-    return ReconParams(**{key: getattr(settings, key) for key in SETTINGS_KEYS}, result_extension=extension)
+    trust = _default(request.get("trust", RECON_DEFAULTS["trust"]))
+    if trust in (None, "", "none"):
+        trust = None
+    elif trust not in TRUST_METHODS:
+        raise InvalidRequest(f"trust must be one of {['none', *TRUST_METHODS]}, got {trust!r}.")
+    settings_values = {key: getattr(settings, key) for key in SETTINGS_KEYS}
+    return ReconParams(**settings_values, result_extension=extension, trust=trust)

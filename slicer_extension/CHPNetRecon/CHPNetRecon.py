@@ -33,8 +33,8 @@ from CHPNetReconLib.axes import SLICE_AXES
 from CHPNetReconLib.errors import ParameterError, ReconstructionCancelledError, UnsupportedVolumeError
 from CHPNetReconLib.fastmri import is_fastmri_file
 from CHPNetReconLib.logic import BackgroundJob, ReconstructionLogic, ReconstructionOutcome
-from CHPNetReconLib.reconstruction import ACCELERATION_RANGE, MASK_TYPES, ReconstructionRequest
-from CHPNetReconLib.views import COMPARISON_LAYOUT_ID
+from CHPNetReconLib.reconstruction import ACCELERATION_RANGE, MASK_TYPES, TRUST_METHODS, ReconstructionRequest
+from CHPNetReconLib.views import COMPARISON_LAYOUT_ID, TRUST_LEGEND, show_trust_overlay
 from CHPNetReconLib.volumes import ijk_to_ras
 
 #
@@ -142,6 +142,8 @@ class CHPNetReconParameterNode:
     sliceAxis - voxel axis (K, J or I) the 2-D network slices along.
     runInBackground - reconstruct in a PythonSlicer process (cancellable) instead of in Slicer's.
     device - torch device.
+    trustMap - the trust map computed with the reconstruction and shown over it ("none": none).
+    trustOpacity - its opacity over the reconstruction.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
@@ -155,6 +157,8 @@ class CHPNetReconParameterNode:
     seed: Annotated[int, WithinRange(0, 999999)] = 0
     runInBackground: bool = True
     device: Annotated[str, Choice(["cpu", "cuda"])] = "cpu"
+    trustMap: Annotated[str, Choice(["none", *TRUST_METHODS])] = "none"
+    trustOpacity: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
 
 
 #
@@ -192,6 +196,8 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
         self.ui.loadFastMRIButton.connect("clicked(bool)", self.onLoadFastMRIButton)
         self.ui.simulateCheckBox.connect("toggled(bool)", self._updateSimulationWidgets)
+        self.ui.trustOpacitySliderWidget.connect("valueChanged(double)", self._onTrustOpacity)
+        self.ui.trustLegendLabel.text = TRUST_LEGEND
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -273,7 +279,14 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slice_axis=p.sliceAxis,
             bundle_dir=bundle,
             device=p.device,
+            trust="" if p.trustMap == "none" else p.trustMap,
         ).validated()
+
+    def _onTrustOpacity(self, value: float) -> None:
+        """The slider moves the overlay's opacity in the view that shows it."""
+        composite = slicer.app.layoutManager().sliceWidget("Yellow")
+        if composite is not None:
+            composite.mrmlSliceCompositeNode().SetForegroundOpacity(value)
 
     def onApplyButton(self) -> None:
         """Validate, then reconstruct in the background (polled by a timer) or in this process."""
@@ -374,6 +387,8 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.statusLabel.text = _("Done in {seconds:.1f} s.").format(seconds=outcome.seconds)
         self.ui.resultsLabel.text = outcome.summary()
         slicer.util.resetSliceViews()
+        if outcome.trust is not None:
+            show_trust_overlay(slicer.mrmlScene, outcome.trust, self._parameterNode.trustOpacity)
 
 
 #

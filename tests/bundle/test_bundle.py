@@ -133,7 +133,7 @@ def test_network_io_verifies():
 
 def test_shipped_weights_load_and_torchscript_export_matches(tmp_path):
     from monai_chpnet.inference import load_network
-    from monai_chpnet.networks import student_from_preset, teacher_from_preset
+    from monai_chpnet.networks import teacher_from_preset
 
     student = load_network(BUNDLE / "models" / "model.pt", preset="small")
     load_network(BUNDLE / "models" / "teacher.pt", network=teacher_from_preset("small", in_channels=2))

@@ -4,9 +4,8 @@ import hashlib
 import os
 import sys
 
-import torch
 import torch.distributed as dist
-from monai.data import DataLoader, Dataset
+from monai.data import DataLoader
 from torch.utils.data import DistributedSampler
 
 sys.path.insert(0, os.path.dirname(__file__))

@@ -32,11 +32,13 @@ def test_client_values_are_coerced():
             "seed": "7.0",
             "slice_axis": 2,
             "result_extension": "nrrd",
+            "trust": "tta",
             "model": "chpnet_mri_recon",
             "device": "cpu",  # MONAI Label's keys: ignored
         }
     )
-    assert params == ReconParams(8.0, False, 0.04, "equispaced", 7, 2, ".nrrd")
+    assert params == ReconParams(8.0, False, 0.04, "equispaced", 7, 2, ".nrrd", "tta")
+    assert parse_recon_params({"trust": "none"}).trust is None
     assert params.to_json()["acceleration"] == 8.0
 
 
@@ -68,6 +70,7 @@ def test_already_undersampled_keeps_the_acquisitions_acceleration(value):
         ({"slice_axis": 3}, "slice_axis must be an integer from 0 to 2"),
         ({"undersampled": "maybe"}, "undersampled must be true or false, got 'maybe'"),
         ({"result_extension": ".png"}, "result_extension must be one of"),
+        ({"trust": "entropy"}, "trust must be one of ['none', 'teacher', 'tta', 'correction'], got 'entropy'"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_accepted(request_, words):

@@ -5,6 +5,7 @@ directory, the app and the studies in a temporary folder; the finalizer stops th
 nothing of it is left.
 """
 
+import base64
 import json
 import shutil
 from dataclasses import dataclass
@@ -107,7 +108,23 @@ def test_infer_returns_the_image_with_the_input_geometry_and_beats_zero_filling(
         "seed": 0,
         "slice_axis": 0,
         "result_extension": ".nii.gz",
+        "trust": None,
     }
+    assert "trust" not in result  # computed only on request
+
+
+def test_infer_returns_the_trust_map_beside_the_reconstruction(server, tmp_path):
+    """``"trust": "teacher"``: the map comes back in the result JSON as a base64 gzipped NIfTI on the same grid."""
+    response = server.post_infer({"acceleration": 4, "seed": 0, "trust": "teacher"})
+    assert response.status_code == 200, response.text
+    result, name, data = _multipart(response)
+    image = _read_image(data, name, tmp_path)
+    trust_map = _read_image(base64.b64decode(result["trust"]["image"]), "trust.nii.gz", tmp_path)
+    assert_same_geometry(trust_map, image)
+    values = sitk.GetArrayFromImage(trust_map)
+    assert values.min() >= 0.0 and values.max() == pytest.approx(1.0)
+    assert result["trust"]["method"] == "teacher" and result["trust"]["seconds"] > 0
+    assert result["params"]["trust"] == "teacher"
 
 
 def test_uploaded_file_and_image_only_output(server, tmp_path):

@@ -280,6 +280,7 @@ class BackgroundReconstruction:
             report = json.loads((self.output_dir / worker.METRICS_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             raise ReconstructionFailedError(f"cannot read {worker.METRICS_FILE}: {err}") from None
+        trust_file = self.output_dir / worker.TRUST_FILE
         return ReconstructionArrays(
             reconstruction=reconstruction,
             zero_filled=zero_filled,
@@ -287,6 +288,9 @@ class BackgroundReconstruction:
             acceleration=float(report.get("acceleration", 1.0)),
             seconds=float(report.get("seconds", 0.0)),
             ijk_to_ras=ijk_to_ras,
+            trust=read_volume_file(trust_file)[0] if trust_file.is_file() else None,
+            trust_method=report.get("trust_method") or "",
+            trust_error=report.get("trust_error"),
         )
 
 

@@ -34,7 +34,7 @@ from .reconstruction import (
     metrics_lines,
     reconstruct_arrays,
 )
-from .views import show_comparison
+from .views import show_comparison, show_trust_overlay
 from .volumes import check_same_grid, grids_match, ijk_to_ras, node_label, update_volume, voxel_array, write_volume_file
 
 __all__ = ["ReconstructionPlan", "ReconstructionOutcome", "ReconstructionLogic", "BackgroundJob"]
@@ -80,6 +80,7 @@ class ReconstructionOutcome:
         acceleration: realised undersampling factor.
         seconds: reconstruction wall time.
         slice_axis: ``"K"``, ``"J"`` or ``"I"``.
+        trust: the trust map node (values in ``[0, 1]``), or ``None``; trust_error: why the map asked for is missing.
     """
 
     reconstruction: slicer.vtkMRMLScalarVolumeNode
@@ -89,11 +90,17 @@ class ReconstructionOutcome:
     acceleration: float = 1.0
     seconds: float = 0.0
     slice_axis: str = "K"
+    trust: Optional[slicer.vtkMRMLScalarVolumeNode] = None
+    trust_error: Optional[str] = None
 
     def summary(self) -> str:
         """Multi-line text for the GUI: timing, then one metrics line per method (or why there are none)."""
         head = f"{self.reconstruction.GetName()}: {self.acceleration:.2f}x, {self.seconds:.1f} s, slices along {self.slice_axis}"
         body = metrics_lines(self.metrics) if self.metrics else ["no reference volume: no metrics"]
+        if self.trust is not None:
+            body.append(f"trust map: {self.trust.GetName()}")
+        if self.trust_error:
+            body.append(self.trust_error)
         return "\n".join([head, *body])
 
 
@@ -242,6 +249,12 @@ class ReconstructionLogic:
         zero_filled = update_volume(
             self.scene, arrays.zero_filled, plan.input_node, plan.zero_filled_node, plan.output_name("zero-filled")
         )
+        trust = None
+        if arrays.trust is not None:
+            if arrays.trust.shape != expected:
+                raise ReconstructionFailedError(f"trust map has shape {arrays.trust.shape}, expected {expected}.")
+            name = plan.output_name(f"CHPNet trust ({arrays.trust_method})")
+            trust = update_volume(self.scene, arrays.trust, plan.input_node, None, name)
         # what the metrics compare with: the user's reference, else the fully-sampled input (or fastMRI target)
         reference = plan.reference_node or (plan.input_node if arrays.metrics else None)
         outcome = ReconstructionOutcome(
@@ -252,6 +265,8 @@ class ReconstructionLogic:
             acceleration=arrays.acceleration,
             seconds=arrays.seconds,
             slice_axis=plan.request.slice_axis,
+            trust=trust,
+            trust_error=arrays.trust_error,
         )
         if show:
             self.show(outcome)
@@ -260,7 +275,10 @@ class ReconstructionLogic:
     def show(self, outcome: ReconstructionOutcome) -> List[str]:
         """Zero-filled | reconstruction | reference in three linked views (see :mod:`.views`); returns their names."""
         volumes = (outcome.zero_filled, outcome.reconstruction, outcome.reference)
-        return show_comparison(self.scene, volumes, outcome.slice_axis)
+        names = show_comparison(self.scene, volumes, outcome.slice_axis)
+        if outcome.trust is not None:
+            show_trust_overlay(self.scene, outcome.trust)
+        return names
 
     # -- files -----------------------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from .errors import ParameterError, ShapeMismatchError, UnsupportedVolumeError
 
 __all__ = [
     "ACCELERATION_RANGE",
+    "TRUST_METHODS",
     "MASK_TYPES",
     "Progress",
     "ReconstructionRequest",
@@ -36,6 +37,9 @@ __all__ = [
 ACCELERATION_RANGE: Tuple[float, float] = (1.0, 16.0)
 #: Column masks of ``monai_chpnet.transforms``: fastMRI knee (random) and brain (equispaced) conventions.
 MASK_TYPES: Tuple[str, str] = ("random", "equispaced")
+
+#: trust maps of ``monai_chpnet.inference.trust`` (``""``: none); the teacher's is the best calibrated
+TRUST_METHODS: Tuple[str, str, str] = ("teacher", "tta", "correction")
 
 Progress = Callable[[int, int], None]  # (slices done, slices total)
 #: how the panel names a setting, and its rule in the panel's words (the rule itself is ReconSettings')
@@ -67,6 +71,8 @@ class ReconstructionRequest:
         device: torch device, ``"cpu"`` or ``"cuda"`` / ``"cuda:N"``.
         batch_size: slices per forward pass.
         threads: torch CPU threads in the background process (``0``: torch's default).
+        trust: also compute this trust map (one of :data:`TRUST_METHODS`; ``""``: none). ``"teacher"`` uses the
+            bundle's ``models/teacher.pt``.
     """
 
     acceleration: float = 4.0
@@ -78,6 +84,7 @@ class ReconstructionRequest:
     device: str = "cpu"
     batch_size: int = 4
     threads: int = 0
+    trust: str = ""
 
     def validated(self) -> "ReconstructionRequest":
         """This request with ``slice_axis`` normalised to ``"K"``/``"J"``/``"I"``, checked: the GUI's own ranges
@@ -105,6 +112,8 @@ class ReconstructionRequest:
             raise ParameterError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}.")
         if self.bundle_dir is not None and not os.path.isdir(self.bundle_dir):
             raise ParameterError(f"bundle folder {self.bundle_dir} does not exist.")
+        if self.trust not in ("", *TRUST_METHODS):
+            raise ParameterError(f"trust map must be one of {TRUST_METHODS} or '' (none), got {self.trust!r}.")
         request = ReconstructionRequest(
             **{**asdict(self), "slice_axis": axis, "acceleration": float(acc), "device": device}
         )
@@ -177,6 +186,9 @@ class ReconstructionArrays:
         seconds: wall time of the reconstruction (network loading excluded).
         ijk_to_ras: ``(4, 4)`` grid of the files the arrays were read from (background mode), checked against
             the input's; ``None`` in process.
+        trust: float32 ``(K, J, I)`` trust map in ``[0, 1]`` (1: least trusted), or ``None``.
+        trust_method: which map it is; trust_error: why the map asked for is missing (the teacher's weights could
+            not be loaded), else ``None``.
     """
 
     reconstruction: np.ndarray
@@ -185,6 +197,9 @@ class ReconstructionArrays:
     acceleration: float = 1.0
     seconds: float = 0.0
     ijk_to_ras: Optional[np.ndarray] = None
+    trust: Optional[np.ndarray] = None
+    trust_method: str = ""
+    trust_error: Optional[str] = None
 
 
 _NETWORKS: Dict[Tuple[str, str], Any] = {}
@@ -199,6 +214,26 @@ def load_network(bundle_dir: Optional[str] = None, device: str = "cpu") -> Any:
     if key not in _NETWORKS:
         _NETWORKS[key] = load_bundle_network(root, device)
     return _NETWORKS[key]
+
+
+def trust_map(request: "ReconstructionRequest") -> Tuple[Any, Optional[str]]:
+    """``(monai_chpnet.inference.trust.TrustMap or None, error or None)`` for ``request.trust``: a teacher whose
+    weights cannot be loaded is an error that leaves the reconstruction to go on without the map."""
+    if not request.trust:
+        return None, None
+    from monai_chpnet.inference import default_bundle_dir
+    from monai_chpnet.inference.loading import load_teacher
+    from monai_chpnet.inference.trust import TrustMap
+
+    if request.trust != "teacher":
+        return TrustMap(request.trust), None
+    root = request.bundle_dir or str(default_bundle_dir())
+    try:
+        return TrustMap(
+            "teacher", load_teacher(os.path.join(root, "models", "teacher.pt"), map_location=request.device)
+        ), None
+    except (OSError, ValueError) as err:
+        return None, f"no trust map: {err}"
 
 
 def reconstruct_arrays(
@@ -239,13 +274,16 @@ def reconstruct_arrays(
             "a slice needs at least 2 x 2 voxels; choose another slice axis."
         )
     network = network if network is not None else load_network(request.bundle_dir, request.device)
+    trust, trust_error = trust_map(request)
     start = time.perf_counter()
     if fastmri_file is not None:
-        result = _reconstruct_fastmri(fastmri_file, stack.shape, request, network, progress)
+        result = _reconstruct_fastmri(fastmri_file, stack.shape, request, network, progress, trust)
     else:
         from monai_chpnet.inference import reconstruct_volume
 
-        result = reconstruct_volume(stack, network, progress=progress, source="volume", settings=request.settings())
+        result = reconstruct_volume(
+            stack, network, progress=progress, source="volume", settings=request.settings(), trust=trust
+        )
     metrics: Metrics = result.metrics
     if reference is not None:
         candidates = {"zero_filled": result.zero_filled, "reconstruction": result.reconstruction}
@@ -258,11 +296,19 @@ def reconstruct_arrays(
         metrics=metrics,
         acceleration=float(result.acceleration),
         seconds=time.perf_counter() - start,
+        trust=from_slices(result.trust, request.slice_axis) if result.trust is not None else None,
+        trust_method=result.trust_method or "",
+        trust_error=trust_error,
     )
 
 
 def _reconstruct_fastmri(
-    path: str, shape: Tuple[int, ...], request: ReconstructionRequest, network: Any, progress: Optional[Progress]
+    path: str,
+    shape: Tuple[int, ...],
+    request: ReconstructionRequest,
+    network: Any,
+    progress: Optional[Progress],
+    trust: Any = None,
 ) -> Any:
     """``reconstruct_file`` on a fastMRI file, checked against the grid of the node loaded from it."""
     from monai_chpnet.inference import reconstruct_file
@@ -271,7 +317,7 @@ def _reconstruct_fastmri(
         raise UnsupportedVolumeError(
             f"{path} is fastMRI k-space, reconstructed slice by slice along its own slice axis: choose slice axis K."
         )
-    result = reconstruct_file(path, network, progress=progress, settings=request.settings())
+    result = reconstruct_file(path, network, progress=progress, settings=request.settings(), trust=trust)
     if result.reconstruction.shape != tuple(shape):
         raise ShapeMismatchError(
             f"{path} reconstructs to {result.reconstruction.shape} (slices, H, W) but the volume loaded from it now "

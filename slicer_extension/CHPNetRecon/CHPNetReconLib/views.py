@@ -20,7 +20,17 @@ import slicer
 from .axes import slice_axis_index
 from .volumes import ijk_to_ras
 
-__all__ = ["COMPARISON_LAYOUT_ID", "VIEW_NAMES", "comparison_layout_xml", "slice_orientation", "show_comparison"]
+__all__ = [
+    "COMPARISON_LAYOUT_ID",
+    "TRUST_COLOR_NAME",
+    "TRUST_LEGEND",
+    "VIEW_NAMES",
+    "comparison_layout_xml",
+    "show_comparison",
+    "show_trust_overlay",
+    "slice_orientation",
+    "trust_color_node",
+]
 
 COMPARISON_LAYOUT_ID = 5731  # user layouts start at vtkMRMLLayoutNode.SlicerLayoutUserView (100)
 VIEW_NAMES: Tuple[str, str, str] = ("Red", "Yellow", "Green")
@@ -145,3 +155,50 @@ def _set_window(volume: slicer.vtkMRMLScalarVolumeNode, window: Tuple[float, flo
         display = volume.GetDisplayNode()
     display.AutoWindowLevelOff()
     display.SetWindowLevelMinMax(*window)
+
+
+TRUST_COLOR_NAME = "CHPNet trust"
+#: what the overlay means, and what it does not (the panel shows it beside the opacity slider)
+TRUST_LEGEND = (
+    "Trust map: transparent = the student agrees with its teacher; yellow = they disagree most in this volume. "
+    "Look twice where it is bright. It ranks regions of this volume only: dark does not prove a region right, "
+    "and its values are not intensity errors."
+)
+
+
+def trust_color_node(scene: slicer.vtkMRMLScene) -> slicer.vtkMRMLColorTableNode:
+    """The trust map's colour table (created once per scene): 256 entries from transparent black through opaque red
+    to yellow, so low-disagreement regions leave the reconstruction visible underneath."""
+    node = scene.GetFirstNodeByName(TRUST_COLOR_NAME)
+    if node is not None:
+        return node
+    node = scene.AddNewNodeByClass("vtkMRMLColorTableNode", TRUST_COLOR_NAME)
+    node.SetTypeToUser()
+    node.SetNumberOfColors(256)
+    node.SetNamesInitialised(True)
+    for i in range(256):
+        t = i / 255.0
+        node.SetColor(i, f"{i}", min(1.0, 2.0 * t), max(0.0, 2.0 * t - 1.0), 0.0, min(1.0, 1.5 * t))
+    return node
+
+
+def show_trust_overlay(
+    scene: slicer.vtkMRMLScene,
+    trust: slicer.vtkMRMLScalarVolumeNode,
+    opacity: float = 0.5,
+    view: str = "Yellow",
+) -> slicer.vtkMRMLSliceCompositeNode:
+    """Show the trust map ``trust`` (values in ``[0, 1]``) over the reconstruction in ``view`` (the comparison
+    layout's middle view), coloured by :func:`trust_color_node` with the window fixed to ``[0, 1]``, at
+    ``opacity``. Returns the view's composite node (its foreground opacity is the panel's slider)."""
+    display = trust.GetDisplayNode()
+    if display is None:
+        trust.CreateDefaultDisplayNodes()
+        display = trust.GetDisplayNode()
+    display.SetAndObserveColorNodeID(trust_color_node(scene).GetID())
+    display.AutoWindowLevelOff()
+    display.SetWindowLevelMinMax(0.0, 1.0)
+    _, composite = _view_nodes(scene, view)
+    composite.SetForegroundVolumeID(trust.GetID())
+    composite.SetForegroundOpacity(float(min(max(opacity, 0.0), 1.0)))
+    return composite

@@ -2,7 +2,8 @@
 
 Slicer's main process writes the input (and the optional reference) volume to NRRD with its geometry, starts this
 module with the Python that has ``monai_chpnet`` (``PythonSlicer`` inside Slicer), and reads back
-``reconstruction.nrrd``, ``zero_filled.nrrd`` and ``metrics.json`` from the output folder. In between, the GUI stays
+``reconstruction.nrrd``, ``zero_filled.nrrd``, ``metrics.json`` and, when a trust map was asked for,
+``trust.nrrd`` from the output folder. In between, the GUI stays
 responsive: this process does all the torch work.
 
 Protocol on standard output, one line each (everything else is log text):
@@ -30,6 +31,7 @@ __all__ = [
     "RECONSTRUCTION_FILE",
     "ZERO_FILLED_FILE",
     "METRICS_FILE",
+    "TRUST_FILE",
     "build_parser",
     "main",
 ]
@@ -39,6 +41,7 @@ ERROR_TAG = "CHPNETRECON_ERROR"
 RECONSTRUCTION_FILE = "reconstruction.nrrd"
 ZERO_FILLED_FILE = "zero_filled.nrrd"
 METRICS_FILE = "metrics.json"
+TRUST_FILE = "trust.nrrd"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,10 +77,15 @@ def run(args: argparse.Namespace) -> None:
     reference = read_volume(args.reference)[0] if args.reference else None
     print(f"reconstructing {args.input} {volume.shape} along {request.slice_axis}", flush=True)
     result = reconstruct_arrays(volume, request, reference=reference, fastmri_file=args.fastmri, progress=_progress)
-    report = {"metrics": result.metrics, "acceleration": result.acceleration, "seconds": result.seconds}
-    with AtomicFiles() as files:  # the three outputs, checked and renamed together
+    report = {"metrics": result.metrics, "acceleration": result.acceleration, "seconds": result.seconds,
+              "trust_method": result.trust_method, "trust_error": result.trust_error}  # fmt: skip
+    if result.trust_error:
+        print(result.trust_error, flush=True)
+    with AtomicFiles() as files:  # the outputs, checked and renamed together
         write_volume(result.reconstruction, geometry, os.path.join(args.output_dir, RECONSTRUCTION_FILE), files)
         write_volume(result.zero_filled, geometry, os.path.join(args.output_dir, ZERO_FILLED_FILE), files)
+        if result.trust is not None:
+            write_volume(result.trust, geometry, os.path.join(args.output_dir, TRUST_FILE), files)
         write_json(os.path.join(args.output_dir, METRICS_FILE), report, files=files)
     print(f"done in {result.seconds:.1f} s", flush=True)
 
