@@ -56,9 +56,7 @@ def _setting(key: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
 def _trust_map(args: argparse.Namespace, scale: int = 1, degradation: Optional[str] = None) -> Any:
     """``(TrustMap or None, error or None)`` for ``--trust``: a teacher that cannot be loaded is an error that
     does not stop the reconstruction (it is written without the map, and the exit code says so)."""
-    from pathlib import Path
-
-    from monai_chpnet.inference.loading import default_bundle_dir, load_teacher
+    from monai_chpnet.inference.loading import default_bundle_dir, default_sr_bundle_dir, load_teacher
     from monai_chpnet.inference.superres import sr_weights_name
     from monai_chpnet.inference.trust import TrustMap
 
@@ -68,12 +66,10 @@ def _trust_map(args: argparse.Namespace, scale: int = 1, degradation: Optional[s
         return TrustMap(args.trust), None
     weights = args.teacher_weights
     if weights is None:
-        models = (
-            default_bundle_dir() / "models"
-            if scale == 1
-            else Path(__file__).resolve().parents[1] / "bundles" / "chpnet_mri_sr" / "models"
-        )
-        weights = models / ("teacher.pt" if scale == 1 else sr_weights_name(scale, degradation, "teacher"))
+        if scale == 1:
+            weights = default_bundle_dir() / "models" / "teacher.pt"
+        else:
+            weights = default_sr_bundle_dir() / "models" / sr_weights_name(scale, degradation, "teacher")
     try:
         return TrustMap("teacher", load_teacher(weights, scale, degradation, map_location=args.device)), None
     except (OSError, ValueError) as err:

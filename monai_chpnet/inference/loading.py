@@ -12,7 +12,15 @@ from torch import nn
 from monai_chpnet.checkpoints import describe_state_mismatch, network_state
 from monai_chpnet.inference.settings import check_device
 
-__all__ = ["load_teacher", "BUNDLE_ENV", "default_bundle_dir", "load_bundle_network", "load_network", "weights_task"]
+__all__ = [
+    "BUNDLE_ENV",
+    "default_bundle_dir",
+    "default_sr_bundle_dir",
+    "load_bundle_network",
+    "load_network",
+    "load_teacher",
+    "weights_task",
+]
 
 BUNDLE_ENV = "MONAI_CHPNET_BUNDLE"
 
@@ -84,6 +92,18 @@ def default_bundle_dir() -> Path:
             f"no chpnet_mri_recon bundle at {where} (configs/inference.json missing); "
             f"set {BUNDLE_ENV} to the bundle folder."
         )
+    return candidate
+
+
+def default_sr_bundle_dir() -> Path:
+    """The ``chpnet_mri_sr`` bundle folder: beside the ``chpnet_mri_recon`` one (:func:`default_bundle_dir`).
+
+    Raises:
+        FileNotFoundError: it is not there.
+    """
+    candidate = default_bundle_dir().parent / "chpnet_mri_sr"
+    if not (candidate / "configs" / "inference.json").is_file():
+        raise FileNotFoundError(f"no chpnet_mri_sr bundle at {candidate} (configs/inference.json missing).")
     return candidate
 
 

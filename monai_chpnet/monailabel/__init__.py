@@ -3,6 +3,8 @@
 * :class:`ReconstructionInferTask`: a ``BasicInferTask`` (``InferType.OTHERS``) that returns the reconstructed
   *image* with the input's geometry, and the metrics as the result JSON;
 * :class:`ReconstructionTaskConfig`: the ``TaskConfig`` an app lists under ``--conf models chpnet_mri_recon``;
+* :class:`SuperResolutionInferTask` / :class:`SuperResolutionTaskConfig`: the ``chpnet_mri_sr`` bundle, scale and
+  degradation per request (``POST /infer/chpnet_mri_sr``);
 * :data:`SAMPLE_APP_DIR`: a minimal app serving it (``monailabel start_server --app <it> --studies <folder>
   --conf models chpnet_mri_recon``).
 
@@ -22,10 +24,16 @@ except ImportError as _err:
         "(see monai_chpnet/monailabel/README.md)."
     ) from _err
 
-from monai_chpnet.monailabel.config import BUNDLE_CONF, ReconstructionTaskConfig
+from monai_chpnet.monailabel.config import (
+    BUNDLE_CONF,
+    SR_BUNDLE_CONF,
+    ReconstructionTaskConfig,
+    SuperResolutionTaskConfig,
+)
 from monai_chpnet.monailabel.infer import PARAMS_KEY, ParseReconRequestd, ReconstructionInferTask
 from monai_chpnet.monailabel.params import RECON_DEFAULTS, InvalidRequest, ReconParams, parse_recon_params
 from monai_chpnet.monailabel.routes import install_infer_route
+from monai_chpnet.monailabel.sr_infer import SuperResolutionInferTask
 
 __all__ = [
     "BUNDLE_CONF",
@@ -37,6 +45,9 @@ __all__ = [
     "ReconstructionInferTask",
     "ReconstructionTaskConfig",
     "SAMPLE_APP_DIR",
+    "SR_BUNDLE_CONF",
+    "SuperResolutionInferTask",
+    "SuperResolutionTaskConfig",
     "install_infer_route",
     "parse_recon_params",
 ]

@@ -13,13 +13,16 @@ from monailabel.interfaces.tasks.train import TrainTask
 from monai_chpnet.config_utils import flag
 from monai_chpnet.inference import default_bundle_dir
 from monai_chpnet.monailabel.infer import ReconstructionInferTask
+from monai_chpnet.monailabel.sr_infer import SuperResolutionInferTask
 
-__all__ = ["BUNDLE_CONF", "ReconstructionTaskConfig"]
+__all__ = ["BUNDLE_CONF", "ReconstructionTaskConfig", "SR_BUNDLE_CONF", "SuperResolutionTaskConfig"]
 
 logger = logging.getLogger(__name__)
 
 #: ``--conf chpnet_bundle <folder>``: the bundle to serve (default: ``$MONAI_CHPNET_BUNDLE`` or the checkout's)
 BUNDLE_CONF = "chpnet_bundle"
+#: ``--conf chpnet_sr_bundle <folder>``: the super-resolution bundle (default: beside the reconstruction one)
+SR_BUNDLE_CONF = "chpnet_sr_bundle"
 
 
 class ReconstructionTaskConfig(TaskConfig):
@@ -47,3 +50,20 @@ class ReconstructionTaskConfig(TaskConfig):
 
     def trainer(self) -> Optional[TrainTask]:
         return None
+
+
+class SuperResolutionTaskConfig(ReconstructionTaskConfig):
+    """Serves the ``chpnet_mri_sr`` bundle (``--conf chpnet_sr_bundle <folder>``) as
+    :class:`~monai_chpnet.monailabel.sr_infer.SuperResolutionInferTask`: scale and degradation per request. An app
+    declares it as ``class ChpnetMriSr(SuperResolutionTaskConfig, TaskConfig)`` in ``lib/configs/chpnet_mri_sr.py``."""
+
+    def init(self, name: str, model_dir: str, conf: Dict[str, str], planner: Any, **kwargs: Any) -> None:
+        TaskConfig.init(self, name, model_dir, conf, planner, **kwargs)
+        folder = (conf or {}).get(SR_BUNDLE_CONF)
+        self.bundle_path = Path(folder) if folder else SuperResolutionInferTask.default_bundle()
+        logger.info(f"+++ {name}: serving the bundle {self.bundle_path}")
+
+    def infer(self) -> Union[InferTask, Dict[str, InferTask]]:
+        return SuperResolutionInferTask(
+            self.bundle_path, preload=flag((self.conf or {}).get("preload", False), "preload")
+        )

@@ -66,12 +66,42 @@ def is_monailabel_upload(path: Union[str, os.PathLike]) -> bool:
     return p.parent == Path(tempfile.gettempdir()) and p.name.startswith("tmp")
 
 
-def _client_name(path: Union[str, os.PathLike]) -> str:
+def client_name(path: Union[str, os.PathLike]) -> str:
     """How the client knows ``path``: its file name (server folders are none of its business), or "the uploaded
     file" for MONAI Label's temporary copy of an upload."""
     p = Path(path)
     suffix = "".join(p.suffixes)
     return f"the uploaded file ({suffix or 'no suffix'})" if is_monailabel_upload(p) else p.name
+
+
+def write_result(array: Any, geometry: Any, source: str, kind: str, suffix: str) -> Path:
+    """``array`` with ``geometry`` in a temporary ``<stem>_<kind>_*<suffix>`` file (MONAI Label sends it to the
+    client, then deletes it).
+
+    Raises:
+        HTTPException: 500 naming what could not be written (a full disk); nothing is left behind.
+    """
+    stem = Path(source).name.split(".")[0] or "volume"
+    fd, name = tempfile.mkstemp(prefix=f"{stem}_{kind}_", suffix=suffix)
+    os.close(fd)
+    try:
+        return write_volume(array, geometry, name)
+    except OSError as err:  # MONAI Label deletes the file only after a successful response
+        os.unlink(name)
+        raise HTTPException(status_code=500, detail=f"cannot write the {kind} result: {err}") from None
+    except BaseException:
+        os.unlink(name)
+        raise
+
+
+def add_trust(report: Dict[str, Any], result: Any, geometry: Any, method: Optional[str], error: Optional[str]) -> None:
+    """The trust map beside the result: ``report["trust"]`` with its method, seconds and the map as a base64
+    gzipped NIfTI on ``geometry``; or the reason the map asked for is missing."""
+    if result.trust is not None:
+        image = _encoded_volume(result.trust, geometry)
+        report["trust"] = {"method": result.trust_method, "seconds": round(result.trust_seconds, 3), "image": image}
+    elif error:
+        report["trust"] = {"method": method, "error": error}
 
 
 def _encoded_volume(array: Any, geometry: Any) -> str:
@@ -92,13 +122,15 @@ class ParseReconRequestd:
 
     Args:
         known: keys of the task's own config, accepted besides the reconstruction's and MONAI Label's.
+        parse: reads the parameters (:func:`~monai_chpnet.monailabel.params.parse_recon_params`, or the
+            super-resolution task's :func:`~monai_chpnet.monailabel.params.parse_sr_params`).
 
     Raises:
         InvalidRequest: 404 for a missing image, 422 for a bad or unknown parameter.
     """
 
-    def __init__(self, known: Sequence[str] = ()) -> None:
-        self.known = tuple(known)
+    def __init__(self, known: Sequence[str] = (), parse: Callable[..., Any] = parse_recon_params) -> None:
+        self.known, self.parse = tuple(known), parse
 
     def __call__(self, data: Dict[str, Any]) -> Dict[str, Any]:
         image = data.get("image_path") or data.get("image")
@@ -110,7 +142,7 @@ class ParseReconRequestd:
             )
         if not os.path.exists(image):
             raise InvalidRequest(f"image not found: {Path(image).name}", status_code=404)
-        data[PARAMS_KEY] = parse_recon_params(data, self.known)
+        data[PARAMS_KEY] = self.parse(data, self.known)
         return data
 
 
@@ -130,24 +162,34 @@ class ReconstructionInferTask(BasicInferTask):
         preload: build the network on every device at start-up instead of on the first request.
     """
 
+    #: the request defaults (``GET /info/`` shows them) and the pre-transform that reads a request
+    DEFAULTS: Dict[str, Any] = RECON_DEFAULTS
+    DESCRIPTION = "CHPNet MRI reconstruction: an undersampled acquisition in, the reconstructed image out"
+
     def __init__(
         self,
         bundle_dir: Optional[Union[str, os.PathLike]] = None,
-        description: str = "CHPNet MRI reconstruction: an undersampled acquisition in, the reconstructed image out",
+        description: Optional[str] = None,
         config: Optional[Dict[str, Any]] = None,
         preload: bool = False,
     ) -> None:
-        self.bundle_dir = Path(bundle_dir) if bundle_dir is not None else default_bundle_dir()
+        self.bundle_dir = Path(bundle_dir) if bundle_dir is not None else self.default_bundle()
+        self._teachers: Dict[Tuple[str, str], nn.Module] = {}
         super().__init__(
             path=None,
             network=None,
             type=InferType.OTHERS,
             labels=None,
             dimension=3,
-            description=description,
-            config={**RECON_DEFAULTS, **(config or {})},
+            description=description or self.DESCRIPTION,
+            config={**self.DEFAULTS, **(config or {})},
             preload=preload,
         )
+
+    @staticmethod
+    def default_bundle() -> Path:
+        """The bundle served when none is given."""
+        return default_bundle_dir()
 
     def is_valid(self) -> bool:
         """Listed by ``GET /info/`` only while the bundle's inference config is there."""
@@ -180,19 +222,23 @@ class ReconstructionInferTask(BasicInferTask):
             network = self._networks[device] = load_bundle_network(self.bundle_dir, device)
         return network
 
-    def _trust_map(self, method: Optional[str], device: str) -> Tuple[Optional[TrustMap], Optional[str]]:
-        """The request's trust map (the teacher loaded once per device), or the reason it cannot be made."""
-        if method is None:
+    def _load_teacher(self, params: Any, device: str) -> nn.Module:
+        """The request's teacher (the bundle's ``models/teacher.pt``)."""
+        return load_teacher(self.bundle_dir / "models" / "teacher.pt", map_location=device)
+
+    def _trust_map(self, params: Any, device: str) -> Tuple[Optional[TrustMap], Optional[str]]:
+        """The request's trust map (a teacher is loaded once per device and task), or why it cannot be made."""
+        if params.trust is None:
             return None, None
-        if method != "teacher":
-            return TrustMap(method), None
-        teachers = self.__dict__.setdefault("_teachers", {})
-        if device not in teachers:
+        if params.trust != "teacher":
+            return TrustMap(params.trust), None
+        key = (device, str(getattr(params, "scale", 1)) + str(getattr(params, "degradation", "")))
+        if key not in self._teachers:
             try:
-                teachers[device] = load_teacher(self.bundle_dir / "models" / "teacher.pt", map_location=device)
+                self._teachers[key] = self._load_teacher(params, device)
             except (OSError, ValueError) as err:
                 return None, f"no trust map: {str(err).replace(str(self.bundle_dir), '<bundle>')}"
-        return TrustMap("teacher", teachers[device]), None
+        return TrustMap("teacher", self._teachers[key]), None
 
     def run_inferer(self, data: Dict[str, Any], convert_to_batch: bool = True, device: str = "cuda") -> Dict[str, Any]:
         """``reconstruct_file`` on the request's image; the :class:`ReconstructionResult` goes to ``pred``.
@@ -204,11 +250,11 @@ class ReconstructionInferTask(BasicInferTask):
         network = self._get_network(device, data)
         params: ReconParams = data[PARAMS_KEY]
         path = data.get("image_path") or data["image"]
-        trust, data["trust_error"] = self._trust_map(params.trust, device)
+        trust, data["trust_error"] = self._trust_map(params, device)
         try:
             result = reconstruct_file(path, network, settings=params.settings(device=device), trust=trust)
         except (ValueError, OSError) as err:  # the readers' documented errors for a bad input file
-            name = _client_name(path)
+            name = client_name(path)
             raise InvalidRequest(f"cannot reconstruct {name}: {str(err).replace(str(path), name)}") from None
         logger.info(result.summary())
         data[self.output_label_key] = result
@@ -226,21 +272,11 @@ class ReconstructionInferTask(BasicInferTask):
         """
         result: ReconstructionResult = data[self.output_label_key]
         params: ReconParams = data[PARAMS_KEY]
-        suffix = extension or params.result_extension
-        stem = Path(result.source).name.split(".")[0] or "volume"
-        fd, name = tempfile.mkstemp(prefix=f"{stem}_recon_", suffix=suffix)
-        os.close(fd)
-        try:
-            path = write_volume(result.reconstruction, output_geometry(result), name)
-        except OSError as err:  # MONAI Label deletes the file only after a successful response
-            os.unlink(name)
-            raise HTTPException(status_code=500, detail=f"cannot write the reconstruction: {err}") from None
-        except BaseException:
-            os.unlink(name)
-            raise
+        path = write_result(result.reconstruction, output_geometry(result), result.source, "recon",
+                             extension or params.result_extension)  # fmt: skip
         report = result_report(result)
         report.update(
-            source=_client_name(result.source),
+            source=client_name(result.source),
             shape=list(result.reconstruction.shape),
             params=params.to_json(),
             seconds=round(result.seconds, 3),

@@ -21,7 +21,17 @@ from monai_chpnet.inference.settings import ReconSettings, SettingsError
 from monai_chpnet.inference.trust import TRUST_METHODS
 from monai_chpnet.transforms.masks import MASK_FUNCS
 
-__all__ = ["InvalidRequest", "MONAILABEL_KEYS", "RECON_DEFAULTS", "REQUEST_KEYS", "ReconParams", "parse_recon_params"]
+__all__ = [
+    "InvalidRequest",
+    "MONAILABEL_KEYS",
+    "RECON_DEFAULTS",
+    "REQUEST_KEYS",
+    "ReconParams",
+    "SR_DEFAULTS",
+    "SRParams",
+    "parse_recon_params",
+    "parse_sr_params",
+]
 
 #: the task's ``config``: defaults a client sees in ``GET /info/`` and may override in ``params``. A list offers
 #: choices (MONAI Label's clients show a drop-down); its first entry is the default.
@@ -138,10 +148,80 @@ def parse_recon_params(request: Mapping[str, Any], known: Iterable[str] = ()) ->
     extension = f".{raw}" if isinstance(raw, str) and not raw.startswith(".") else raw
     if extension not in VOLUME_SUFFIXES:
         raise InvalidRequest(f"result_extension must be one of {list(VOLUME_SUFFIXES)}, got {raw!r}.")
-    trust = _default(request.get("trust", RECON_DEFAULTS["trust"]))
-    if trust in (None, "", "none"):
-        trust = None
-    elif trust not in TRUST_METHODS:
-        raise InvalidRequest(f"trust must be one of {['none', *TRUST_METHODS]}, got {trust!r}.")
+    trust = _choice(request, "trust", RECON_DEFAULTS)
+    trust = None if trust == "none" else trust
     settings_values = {key: getattr(settings, key) for key in SETTINGS_KEYS}
     return ReconParams(**settings_values, result_extension=extension, trust=trust)
+
+
+#: the super-resolution task's ``config`` (see :data:`RECON_DEFAULTS`)
+SR_DEFAULTS: Dict[str, Any] = {
+    "scale": [2, 4],
+    "degradation": ["kspace", "bicubic"],
+    "evaluate": False,
+    "slice_axis": 0,
+    "result_extension": list(VOLUME_SUFFIXES),
+    "trust": ["none", *TRUST_METHODS],
+}
+
+
+@dataclass(frozen=True)
+class SRParams:
+    """One super-resolution request: ``scale`` (2 / 4), ``degradation`` (``"kspace"`` / ``"bicubic"``: how the
+    low-resolution image was made, which picks the weights), ``evaluate`` (the image is a high-resolution reference:
+    degrade it first and score), ``slice_axis``, ``result_extension`` and ``trust`` as :class:`ReconParams`."""
+
+    scale: int = 2
+    degradation: str = "kspace"
+    evaluate: bool = False
+    slice_axis: int = 0
+    result_extension: str = VOLUME_SUFFIXES[0]
+    trust: Optional[str] = None
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def _choice(request: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> Any:
+    """``request[key]`` (default: the config's first choice), one of the config's choices (digits may be text)."""
+    choices = list(defaults[key])
+    value = _default(request.get(key, choices))
+    if isinstance(value, str) and all(isinstance(c, int) for c in choices) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or value not in choices:
+        raise InvalidRequest(f"{key} must be one of {choices}, got {value!r}.")
+    return value
+
+
+def parse_sr_params(request: Mapping[str, Any], known: Iterable[str] = ()) -> SRParams:
+    """Read and check the super-resolution keys of a MONAI Label request (config defaults merged with ``params``);
+    any other key that is not MONAI Label's is refused.
+
+    Raises:
+        InvalidRequest: (422) naming the first bad key, its value and what is accepted.
+    """
+    keys = tuple(SR_DEFAULTS)
+    allowed = set(keys) | MONAILABEL_KEYS | set(known)
+    for key in request:
+        if key not in allowed and not str(key).endswith("_meta_dict"):
+            close = difflib.get_close_matches(str(key), keys, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidRequest(f"unknown parameter {key!r}{hint}; the parameters are {', '.join(keys)}.")
+    try:
+        settings = ReconSettings.from_mapping({"slice_axis": request.get("slice_axis", SR_DEFAULTS["slice_axis"]),
+                                               "undersampled": request.get("evaluate", False)})  # fmt: skip
+    except SettingsError as err:
+        raise InvalidRequest(str(err).replace("undersampled", "evaluate")) from None
+    raw = _default(request.get("result_extension", SR_DEFAULTS["result_extension"]))
+    extension = f".{raw}" if isinstance(raw, str) and not raw.startswith(".") else raw
+    if extension not in VOLUME_SUFFIXES:
+        raise InvalidRequest(f"result_extension must be one of {list(VOLUME_SUFFIXES)}, got {raw!r}.")
+    trust = _choice(request, "trust", SR_DEFAULTS)
+    return SRParams(
+        scale=_choice(request, "scale", SR_DEFAULTS),
+        degradation=_choice(request, "degradation", SR_DEFAULTS),
+        evaluate=settings.undersampled,
+        slice_axis=settings.slice_axis,
+        result_extension=extension,
+        trust=None if trust == "none" else trust,
+    )

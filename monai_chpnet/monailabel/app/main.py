@@ -1,6 +1,6 @@
-"""A minimal MONAI Label app that serves CHPNet MRI reconstruction::
+"""A minimal MONAI Label app that serves CHPNet MRI reconstruction and super-resolution::
 
-    monailabel start_server --app <a copy of this folder> --studies <folder of volumes> --conf models chpnet_mri_recon
+    monailabel start_server --app <a copy of this folder> --studies <folder of volumes> --conf models chpnet_mri_recon,chpnet_mri_sr
 
 Models are the task configs in ``lib/configs`` (one module each, named as ``--conf models`` names them), found
 the way MONAI Label's radiology sample app finds its own; ``--conf models`` takes a comma-separated list or

@@ -82,9 +82,10 @@ class SuperResolutionRequest:
 
     def weights(self) -> str:
         """The weights file of this scale and degradation in the bundle."""
-        from monai_chpnet.inference import default_bundle_dir, sr_weights_name
+        from monai_chpnet.inference import sr_weights_name
+        from monai_chpnet.inference.loading import default_sr_bundle_dir
 
-        bundle = self.bundle_dir or str(default_bundle_dir().parent / "chpnet_mri_sr")
+        bundle = self.bundle_dir or str(default_sr_bundle_dir())
         return os.path.join(bundle, "models", sr_weights_name(self.scale, self.degradation))
 
 
