@@ -34,7 +34,8 @@ from CHPNetReconLib.errors import ParameterError, ReconstructionCancelledError, 
 from CHPNetReconLib.fastmri import is_fastmri_file
 from CHPNetReconLib.logic import BackgroundJob, ReconstructionLogic, ReconstructionOutcome
 from CHPNetReconLib.reconstruction import ACCELERATION_RANGE, MASK_TYPES, TRUST_METHODS, ReconstructionRequest
-from CHPNetReconLib.views import COMPARISON_LAYOUT_ID, TRUST_LEGEND, show_trust_overlay
+from CHPNetReconLib.superresolution import SR_DEGRADATIONS, SR_SCALES, SuperResolutionLogic, SuperResolutionRequest
+from CHPNetReconLib.views import COMPARISON_LAYOUT_ID, TRUST_LEGEND, show_comparison, show_trust_overlay
 from CHPNetReconLib.volumes import ijk_to_ras
 
 #
@@ -144,6 +145,8 @@ class CHPNetReconParameterNode:
     device - torch device.
     trustMap - the trust map computed with the reconstruction and shown over it ("none": none).
     trustOpacity - its opacity over the reconstruction.
+    task - "reconstruction", or "super-resolution" of a low-resolution input (in this process).
+    srScale, srDegradation - the super-resolution's in-plane factor and how the low-resolution input was made.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
@@ -159,6 +162,9 @@ class CHPNetReconParameterNode:
     device: Annotated[str, Choice(["cpu", "cuda"])] = "cpu"
     trustMap: Annotated[str, Choice(["none", *TRUST_METHODS])] = "none"
     trustOpacity: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
+    task: Annotated[str, Choice(["reconstruction", "super-resolution"])] = "reconstruction"
+    srScale: Annotated[str, Choice([str(s) for s in SR_SCALES])] = "2"
+    srDegradation: Annotated[str, Choice(list(SR_DEGRADATIONS))] = "kspace"
 
 
 #
@@ -282,6 +288,24 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             trust="" if p.trustMap == "none" else p.trustMap,
         ).validated()
 
+    def _superResolve(self) -> None:
+        """Upsample the input in this process (a student pass per slice batch) and show the result beside it."""
+        p = self._parameterNode
+        request = SuperResolutionRequest(
+            scale=int(p.srScale), degradation=p.srDegradation, slice_axis=p.sliceAxis, device=p.device
+        ).validated()
+        self._setRunning(True, _("Super-resolving..."))
+        try:
+            node = SuperResolutionLogic(slicer.mrmlScene).super_resolve(p.inputVolume, request)
+        finally:
+            self._setRunning(False)
+        show_comparison(slicer.mrmlScene, (p.inputVolume, node, None), p.sliceAxis)
+        seconds = float(node.GetAttribute("CHPNet.seconds") or 0.0)
+        self.ui.statusLabel.text = _("Done in {seconds:.1f} s.").format(seconds=seconds)
+        self.ui.resultsLabel.text = _("{name}: x{scale} in-plane ({degradation} weights), beside the input").format(
+            name=node.GetName(), scale=request.scale, degradation=request.degradation
+        )
+
     def _onTrustOpacity(self, value: float) -> None:
         """The slider moves the overlay's opacity in the view that shows it."""
         composite = slicer.app.layoutManager().sliceWidget("Yellow")
@@ -294,6 +318,9 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if not ensureDependencies():
                 return
             p = self._parameterNode
+            if p.task == "super-resolution":
+                self._superResolve()
+                return
             nodes = dict(
                 reference_node=p.referenceVolume, output_node=p.outputVolume, zero_filled_node=p.zeroFilledVolume
             )
@@ -458,7 +485,8 @@ class CHPNetReconTest(ScriptedLoadableModuleTest):
         slicer.mrmlScene.Clear()
 
     def runTest(self) -> None:
-        for test in (self.test_InProcess, self.test_Background, self.test_Widget, self.test_BadInput):
+        tests = (self.test_InProcess, self.test_Background, self.test_Widget, self.test_WidgetSuperResolution)
+        for test in (*tests, self.test_BadInput):
             self.setUp()
             test()
 
@@ -532,6 +560,24 @@ class CHPNetReconTest(ScriptedLoadableModuleTest):
 
         np.testing.assert_array_equal(ijk_to_ras(parameterNode.outputVolume), matrix)
         self.assertIn("PSNR", widget.ui.resultsLabel.text)
+
+    def test_WidgetSuperResolution(self) -> None:
+        self.delayDisplay("Super-resolve x2 from the module panel, with the trust map off")
+        node, _ = self._loadSample()
+        slicer.util.selectModule("CHPNetRecon")
+        widget = slicer.modules.chpnetrecon.widgetRepresentation().self()
+        parameterNode = widget.logic.getParameterNode()
+        parameterNode.inputVolume = node
+        parameterNode.task = "super-resolution"
+        parameterNode.srScale = "2"
+        parameterNode.sliceAxis = "K"
+        widget.ui.applyButton.click()
+        parameterNode.task = "reconstruction"
+        result = slicer.mrmlScene.GetFirstNodeByName(f"{node.GetName()} CHPNet x2")
+        self.assertIsNotNone(result)
+        k, j, i = slicer.util.arrayFromVolume(node).shape
+        self.assertEqual(slicer.util.arrayFromVolume(result).shape, (k, 2 * j, 2 * i))
+        self.assertIn("x2 in-plane", widget.ui.resultsLabel.text)
 
     def test_BadInput(self) -> None:
         self.delayDisplay("Bad input raises specific errors")

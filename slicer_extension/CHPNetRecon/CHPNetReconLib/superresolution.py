@@ -23,6 +23,7 @@ from .axes import SLICE_AXES, from_slices, slice_axis_index, to_slices
 from .errors import ParameterError, UnsupportedVolumeError
 
 __all__ = [
+    "SR_DEGRADATIONS",
     "SR_SCALES",
     "SuperResolutionRequest",
     "SuperResolutionLogic",
