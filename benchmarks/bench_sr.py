@@ -104,9 +104,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     ood = sr_summary([r for r in rows if r["source"] != "t1_demo"])
     table = sr_table(summary)
     speedup = {
-        s: speed[f"teacher x{s}"] / speed[f"student x{s}"]
-        for s in (2, 4)
-        if f"teacher x{s}" in speed and f"student x{s}" in speed
+        key.removeprefix("teacher "): speed[key] / speed["student " + key.removeprefix("teacher ")]
+        for key in speed
+        if key.startswith("teacher ") and "student " + key.removeprefix("teacher ") in speed
     }
     text = f"{table}\n\nOut of distribution only (T1 demo left out):\n\n{sr_table(ood)}\n\nms per 512 x 512 output slice ({args.threads} threads): {speed}; teacher / student: {speedup}\n"
     print(text)

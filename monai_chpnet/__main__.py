@@ -168,18 +168,19 @@ def _demo(args: argparse.Namespace) -> int:
     return _reconstruct(args)
 
 
-def _trust_options(p: argparse.ArgumentParser) -> None:
-    from monai_chpnet.inference.trust import DEFAULT_TRUST, TRUST_METHODS
+def _trust_options(p: argparse.ArgumentParser, sr: bool = False) -> None:
+    from monai_chpnet.inference.trust import DEFAULT_SR_TRUST, DEFAULT_TRUST, TRUST_METHODS
 
+    default = DEFAULT_SR_TRUST if sr else DEFAULT_TRUST
     p.add_argument(
         "--trust",
         nargs="?",
-        const=DEFAULT_TRUST,
+        const=default,
         choices=TRUST_METHODS,
         default=None,
         help=f"also write <stem>_trust.nii.gz, where the result should not be believed (0 trusted .. 1 least): "
         f"teacher (teacher-student disagreement, ~25x the student's time), tta (the student's spread over flips), "
-        f"correction (what the student changed); --trust alone: {DEFAULT_TRUST}",
+        f"correction (what the student changed); --trust alone: {default}, the best calibrated for this task",
     )
     p.add_argument(
         "--teacher-weights", default=None, help="the teacher for --trust teacher (default: the bundle's teacher)"
@@ -276,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--device", default="cpu", help="torch device (default cpu)")
     sr.add_argument("--batch-size", type=_setting("batch_size", int), default=4, help="slices per forward pass")
     sr.add_argument("--threads", type=_setting("threads", int), default=0, help="torch CPU threads (0: default)")
-    _trust_options(sr)
+    _trust_options(sr, sr=True)
     sr.set_defaults(func=_super_resolve)
     return parser
 

@@ -64,11 +64,12 @@ from monai_chpnet.inference.superres import load_sr_network, sr_weights_name, su
 from monai_chpnet.inference.settings import ReconSettings, SettingsError, check_device
 from monai_chpnet.inference.results import Progress, ReconstructionResult, reference_metrics
 from monai_chpnet.inference.streaming import reconstruct_input, stream_slices
-from monai_chpnet.inference.trust import DEFAULT_TRUST, TRUST_METHODS, TrustMap
+from monai_chpnet.inference.trust import DEFAULT_SR_TRUST, DEFAULT_TRUST, TRUST_METHODS, TrustMap
 from monai_chpnet.transforms.recipes import kspace_transform, simulation_transform
 
 __all__ = [
     "ACQUISITIONS",
+    "DEFAULT_SR_TRUST",
     "DEFAULT_TRUST",
     "TRUST_METHODS",
     "TrustMap",

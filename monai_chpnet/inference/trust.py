@@ -29,10 +29,21 @@ from torch import Tensor, nn
 from monai_chpnet.kspace import channels_to_complex, complex_abs, complex_to_channels, fft2c
 from monai_chpnet.transforms.volume import SliceBatch
 
-__all__ = ["DEFAULT_TRUST", "TRUST_METHODS", "TRUST_SIGMA", "TrustMap", "gaussian_smooth", "mirrored_mask"]
+__all__ = [
+    "DEFAULT_SR_TRUST",
+    "DEFAULT_TRUST",
+    "TRUST_METHODS",
+    "TRUST_SIGMA",
+    "TrustMap",
+    "gaussian_smooth",
+    "mirrored_mask",
+]
 
 TRUST_METHODS = ("teacher", "tta", "correction")
-DEFAULT_TRUST = "teacher"  #: the best-calibrated map in ``benchmarks/results/trust.json``
+#: the best-calibrated map of each task on the held-out sources (``benchmarks/results/trust.md``): the k-space
+#: task's teacher, and super-resolution's test-time spread (its CPU-trained teacher is weaker than its student)
+DEFAULT_TRUST = "teacher"
+DEFAULT_SR_TRUST = "tta"
 TRUST_SIGMA = 2.0  #: the smoothing Gaussian's standard deviation, in output pixels
 PERCENTILE = 99.5  #: the per-volume normaliser's percentile
 

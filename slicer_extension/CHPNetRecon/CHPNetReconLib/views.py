@@ -160,9 +160,9 @@ def _set_window(volume: slicer.vtkMRMLScalarVolumeNode, window: Tuple[float, flo
 TRUST_COLOR_NAME = "CHPNet trust"
 #: what the overlay means, and what it does not (the panel shows it beside the opacity slider)
 TRUST_LEGEND = (
-    "Trust map: transparent = the student agrees with its teacher; yellow = they disagree most in this volume. "
-    "Look twice where it is bright. It ranks regions of this volume only: dark does not prove a region right, "
-    "and its values are not intensity errors."
+    "Trust map: transparent = the student agrees with its teacher (teacher map) or with itself under flips (tta); "
+    "yellow = the least trusted regions of this volume. Look twice where it is bright. It ranks regions of this "
+    "volume only: dark does not prove a region right, and its values are not intensity errors."
 )
 
 
