@@ -179,7 +179,7 @@ def _trust_options(p: argparse.ArgumentParser, sr: bool = False) -> None:
         choices=TRUST_METHODS,
         default=None,
         help=f"also write <stem>_trust.nii.gz, where the result should not be believed (0 trusted .. 1 least): "
-        f"teacher (teacher-student disagreement, ~25x the student's time), tta (the student's spread over flips), "
+        f"teacher (teacher-student disagreement, ~10x the student's time), tta (the student's spread over flips), "
         f"correction (what the student changed); --trust alone: {default}, the best calibrated for this task",
     )
     p.add_argument(
