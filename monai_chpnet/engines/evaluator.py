@@ -27,8 +27,18 @@ from torch import nn
 
 from monai_chpnet.engines.prepare import ReconPrepareBatch, denormalize_batch, match_target
 from monai_chpnet.keys import ReconKeys
+from monai_chpnet.resampling import upsample
 
 __all__ = ["ReconEvaluator"]
+
+
+def _classical_upsampling(image: torch.Tensor, size: Sequence[int], degradation: str) -> torch.Tensor:
+    """``(B, C, h, w)`` to ``size``: zero-padded k-space for the ``kspace`` degradation (its matched inverse),
+    bicubic otherwise, as the super-resolution baseline."""
+    scale = int(size[-1]) // int(image.shape[-1])
+    if degradation == "kspace" and scale * image.shape[-1] == size[-1] and scale * image.shape[-2] == size[-2]:
+        return upsample(image, scale, "kspace")
+    return F.interpolate(image, size=tuple(size), mode="bicubic", align_corners=False)
 
 
 class ReconEvaluator(SupervisedEvaluator):
@@ -42,7 +52,8 @@ class ReconEvaluator(SupervisedEvaluator):
         teacher: optional second network, evaluated as ``teacher_pred``.
         prepare_batch: default :class:`ReconPrepareBatch`.
         zero_filled_key: batch key of the zero-filled magnitude (``None``: derived from the network input; a
-            low-resolution input is upsampled bicubically, the super-resolution baseline).
+            low-resolution input is upsampled by the classical inverse of the network's degradation: zero-padded
+            k-space for ``kspace``, bicubic otherwise -- the super-resolution baseline).
     """
 
     def __init__(
@@ -111,7 +122,7 @@ class ReconEvaluator(SupervisedEvaluator):
                 outputs[key] = match_target(engine.inferer(image, net, *args, **kwargs).float(), size)
         zf = batchdata.get(engine.zero_filled_key) if engine.zero_filled_key else None
         if zf is None and size is not None and tuple(image.shape[-2:]) != tuple(size) and image.shape[-1] < size[-1]:
-            zf = F.interpolate(image.float(), size=tuple(size), mode="bicubic", align_corners=False)  # SR baseline
+            zf = _classical_upsampling(image.float(), size, getattr(engine.network, "degradation", "bicubic"))
         zf = match_target(image, size) if zf is None else match_target(zf.to(image.device), size)
         outputs["zero_filled"] = zf
         outputs = {k: denormalize_batch(v, batchdata) for k, v in outputs.items()}

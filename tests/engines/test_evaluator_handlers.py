@@ -87,3 +87,16 @@ def test_best_model_is_saved_under_a_fixed_name_as_a_bare_state_dict(tmp_path):
     assert set(state) == set(student.state_dict())
     evaluator.run()  # an equal score is not an improvement: the file stays, nothing else appears
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
+def test_super_resolution_baseline_is_the_degradation_s_classical_inverse():
+    """A low-resolution input is scored beside zero-padded k-space for ``kspace`` networks, bicubic otherwise."""
+    from monai_chpnet.engines.evaluator import _classical_upsampling
+    from monai_chpnet.resampling import downsample, upsample
+
+    hr = torch.rand(2, 1, 16, 16)
+    low = downsample(hr, 2, "kspace")
+    assert torch.allclose(_classical_upsampling(low, (16, 16), "kspace"), upsample(low, 2, "kspace"))
+    bicubic = torch.nn.functional.interpolate(low, size=(16, 16), mode="bicubic", align_corners=False)
+    assert torch.allclose(_classical_upsampling(low, (16, 16), "bicubic"), bicubic)
+    assert not torch.allclose(upsample(low, 2, "kspace"), bicubic)
