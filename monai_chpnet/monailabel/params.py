@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
 
 from monai_chpnet.data.volumes import VOLUME_SUFFIXES
 from monai_chpnet.inference.settings import ReconSettings, SettingsError
@@ -99,19 +99,19 @@ class ReconParams:
         return asdict(self)
 
 
-def check_keys(params: Iterable[str], known: Iterable[str] = ()) -> None:
-    """Refuse a key that is neither a reconstruction parameter nor MONAI Label's own (nor in ``known``, e.g. the
-    task's config): a misspelled ``acclereation`` would otherwise be ignored and the default run.
+def check_keys(params: Iterable[str], known: Iterable[str] = (), keys: Sequence[str] = REQUEST_KEYS) -> None:
+    """Refuse a key that is neither one of the task's parameters ``keys`` nor MONAI Label's own (nor in ``known``,
+    e.g. the task's config): a misspelled ``acclereation`` would otherwise be ignored and the default run.
 
     Raises:
         InvalidRequest: (422) naming the key and the closest parameter.
     """
-    allowed = set(REQUEST_KEYS) | MONAILABEL_KEYS | set(known)
+    allowed = set(keys) | MONAILABEL_KEYS | set(known)
     for key in params:
         if key not in allowed and not str(key).endswith("_meta_dict"):
-            close = difflib.get_close_matches(str(key), REQUEST_KEYS, n=1)
+            close = difflib.get_close_matches(str(key), keys, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InvalidRequest(f"unknown parameter {key!r}{hint}; the parameters are {', '.join(REQUEST_KEYS)}.")
+            raise InvalidRequest(f"unknown parameter {key!r}{hint}; the parameters are {', '.join(keys)}.")
 
 
 def _default(value: Any) -> Any:
@@ -200,13 +200,7 @@ def parse_sr_params(request: Mapping[str, Any], known: Iterable[str] = ()) -> SR
     Raises:
         InvalidRequest: (422) naming the first bad key, its value and what is accepted.
     """
-    keys = tuple(SR_DEFAULTS)
-    allowed = set(keys) | MONAILABEL_KEYS | set(known)
-    for key in request:
-        if key not in allowed and not str(key).endswith("_meta_dict"):
-            close = difflib.get_close_matches(str(key), keys, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InvalidRequest(f"unknown parameter {key!r}{hint}; the parameters are {', '.join(keys)}.")
+    check_keys(request, known, tuple(SR_DEFAULTS))
     try:
         settings = ReconSettings.from_mapping({"slice_axis": request.get("slice_axis", SR_DEFAULTS["slice_axis"]),
                                                "undersampled": request.get("evaluate", False)})  # fmt: skip

@@ -78,3 +78,21 @@ def test_bad_values_name_the_key_and_what_is_accepted(request_, words):
         parse_recon_params(request_)
     assert err.value.status_code == 422
     assert words in str(err.value)
+
+
+def test_super_resolution_params_default_coerce_and_refuse():
+    from monai_chpnet.monailabel.params import SR_DEFAULTS, SRParams, parse_sr_params
+
+    assert parse_sr_params(dict(SR_DEFAULTS)) == parse_sr_params({}) == SRParams()
+    params = parse_sr_params({"scale": "4", "degradation": "bicubic", "evaluate": "true", "trust": "tta"})
+    assert params == SRParams(4, "bicubic", True, 0, ".nii.gz", "tta")
+    for request, words in [
+        ({"scale": 3}, "scale must be one of [2, 4], got 3"),
+        ({"scale": True}, "scale must be one of [2, 4], got True"),
+        ({"degradation": "blur"}, "degradation must be one of ['kspace', 'bicubic'], got 'blur'"),
+        ({"evaluate": "maybe"}, "evaluate must be true or false, got 'maybe'"),
+        ({"acceleration": 4}, "unknown parameter 'acceleration'"),
+    ]:
+        with pytest.raises(InvalidRequest) as err:
+            parse_sr_params(request)
+        assert words in str(err.value) and err.value.status_code == 422
