@@ -51,7 +51,8 @@ def calibration(trust: np.ndarray, error: np.ndarray, reference: np.ndarray) -> 
 
 def _row(method: str, task: str, setting: str, source: str, slices: List[Dict[str, float]], extra: float,
          student: float, n: int) -> Row:  # fmt: skip
-    means = {key: float(np.nanmean([s[key] for s in slices])) for key in slices[0]}
+    keys = ("spearman", "top10_overlap", "spearman_fg", "top10_overlap_fg")
+    means = {key: float(np.nanmean([s[key] for s in slices])) if slices else float("nan") for key in keys}
     return {"method": method, "task": task, "acceleration": setting, "source": source, **means,
             "ms_per_slice": 1000 * extra / n, "time_vs_student": extra / max(student, 1e-9), "slices": len(slices)}  # fmt: skip
 
@@ -104,7 +105,7 @@ def sr_rows(spec: str, maps_for, figure: Dict[str, Any]) -> List[Row]:
         error = np.abs(sr - volume)
         for method, trust in maps.items():
             tick = time.perf_counter()
-            trust_map = sr_trust_slices(low, student, scale, trust)
+            trust_map = sr_trust_slices(low, student, scale, trust, sr)
             extra = time.perf_counter() - tick
             slices = calibration(trust_map, error, volume)
             rows.append(_row(method, f"sr_{degradation}", f"x{scale}", source, slices, extra, student_seconds, volume.shape[0]))  # fmt: skip

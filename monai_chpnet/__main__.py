@@ -53,6 +53,10 @@ def _setting(key: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return check
 
 
+#: the exit code when the result was written but the trust map asked for could not be made
+PARTIAL = 3
+
+
 def _trust_map(args: argparse.Namespace, scale: int = 1, degradation: Optional[str] = None) -> Any:
     """``(TrustMap or None, error or None)`` for ``--trust``: a teacher that cannot be loaded is an error that
     does not stop the reconstruction (it is written without the map, and the exit code says so)."""
@@ -62,15 +66,14 @@ def _trust_map(args: argparse.Namespace, scale: int = 1, degradation: Optional[s
 
     if not args.trust:
         return None, None
-    if args.trust != "teacher":
-        return TrustMap(args.trust), None
-    weights = args.teacher_weights
-    if weights is None:
-        if scale == 1:
-            weights = default_bundle_dir() / "models" / "teacher.pt"
-        else:
-            weights = default_sr_bundle_dir() / "models" / sr_weights_name(scale, degradation, "teacher")
+    if args.trust_map != "teacher":
+        return TrustMap(args.trust_map), None
     try:
+        weights = args.teacher_weights
+        if weights is None and scale == 1:
+            weights = default_bundle_dir() / "models" / "teacher.pt"
+        elif weights is None:
+            weights = default_sr_bundle_dir() / "models" / sr_weights_name(scale, degradation, "teacher")
         return TrustMap("teacher", load_teacher(weights, scale, degradation, map_location=args.device)), None
     except (OSError, ValueError) as err:
         return None, f"no trust map: {err}"
@@ -79,8 +82,8 @@ def _trust_map(args: argparse.Namespace, scale: int = 1, degradation: Optional[s
 def _report_trust_error(error: Optional[str]) -> int:
     if error is None:
         return 0
-    print(f"error: {error} (the reconstruction was written without it)", file=sys.stderr)
-    return 2
+    print(f"error: {error} (the result was written without it; exit code {PARTIAL})", file=sys.stderr)
+    return PARTIAL
 
 
 def _reconstruct(args: argparse.Namespace) -> int:
@@ -107,9 +110,9 @@ def _reconstruct(args: argparse.Namespace) -> int:
     output_paths(args.output_dir, args.stem or output_stem(args.input))
     network = load_network(args.weights, preset=args.preset, map_location=settings.device) if args.weights else None
     if network is None:
-        print("no --weights given: writing the zero-filled reconstruction (the baseline)")
         if args.trust:
             raise ValueError("--trust needs --weights: the zero-filled baseline has no trust map.")
+        print("no --weights given: writing the zero-filled reconstruction (the baseline)")
     trust, trust_error = _trust_map(args)
     result = reconstruct_file(args.input, network, progress=_progress, settings=settings, trust=trust)
     paths = write_outputs(result, args.output_dir, stem=args.stem)
@@ -136,9 +139,9 @@ def _super_resolve(args: argparse.Namespace) -> int:
         load_sr_network(args.weights, args.scale, args.degradation, args.preset, args.device) if args.weights else None
     )
     if network is None:
-        print("no --weights given: writing the bicubic upsampling (the baseline)")
         if args.trust:
             raise ValueError("--trust needs --weights: the bicubic baseline has no trust map.")
+        print("no --weights given: writing the bicubic upsampling (the baseline)")
     trust, trust_error = _trust_map(args, args.scale, args.degradation)
     result = super_resolve_file(
         args.input,
@@ -174,16 +177,20 @@ def _trust_options(p: argparse.ArgumentParser, sr: bool = False) -> None:
     default = DEFAULT_SR_TRUST if sr else DEFAULT_TRUST
     p.add_argument(
         "--trust",
-        nargs="?",
-        const=default,
-        choices=TRUST_METHODS,
-        default=None,
-        help=f"also write <stem>_trust.nii.gz, where the result should not be believed (0 trusted .. 1 least): "
-        f"teacher (teacher-student disagreement, ~10x the student's time), tta (the student's spread over flips), "
-        f"correction (what the student changed); --trust alone: {default}, the best calibrated for this task",
+        action="store_true",
+        help="also write <stem>_trust.nii.gz: where the result should not be believed (0 trusted .. 1 least "
+        f"trusted in this volume); exit code {PARTIAL} when it cannot be made (the result is still written)",
     )
     p.add_argument(
-        "--teacher-weights", default=None, help="the teacher for --trust teacher (default: the bundle's teacher)"
+        "--trust-map",
+        choices=TRUST_METHODS,
+        default=default,
+        help=f"which map: teacher (teacher-student disagreement, ~10x the student's time), tta (the student's "
+        f"spread over flips, ~3x), correction (what the student changed); default {default}, the best calibrated "
+        "for this task (benchmarks/results/trust.md)",
+    )
+    p.add_argument(
+        "--teacher-weights", default=None, help="the teacher for --trust-map teacher (default: the bundle's teacher)"
     )
 
 

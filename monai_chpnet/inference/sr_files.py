@@ -9,7 +9,7 @@ Two modes, as the k-space task has (:mod:`.reconstruction`):
   against itself with fastMRI's metrics, beside both classical baselines; the output keeps the file's geometry.
 
 Outputs (one :class:`~monai_chpnet.atomic.AtomicFiles` group: all or none): ``<stem>_sr.nii.gz``,
-``<stem>_<baseline>.nii.gz`` (the classical upsampling, to compare), ``<stem>_trust.nii.gz`` when a trust map was
+``<stem>_<baseline>.nii.gz`` (the classical upsampling, to compare), ``<stem>_sr_trust.nii.gz`` when a trust map was
 asked for (:mod:`.trust`) and, in evaluation mode, ``<stem>_sr_metrics.json``.
 """
 
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 PathLike = Union[str, os.PathLike]
-SR_OUTPUT_SUFFIXES = {"super_resolved": "_sr.nii.gz", "metrics": "_sr_metrics.json", "trust": "_trust.nii.gz"}
+SR_OUTPUT_SUFFIXES = {"super_resolved": "_sr.nii.gz", "metrics": "_sr_metrics.json", "trust": "_sr_trust.nii.gz"}
 
 
 @dataclass
@@ -133,7 +133,7 @@ def super_resolve_file(
                       time.perf_counter() - start, network_seconds, batch_size)  # fmt: skip
     if trust is not None:
         tick = time.perf_counter()
-        scored.trust = sr_trust_slices(low, network, scale, trust, batch_size, device)
+        scored.trust = sr_trust_slices(low, network, scale, trust, result, batch_size, device)
         scored.trust_method, scored.trust_seconds = trust.method, time.perf_counter() - tick
     return scored
 

@@ -146,11 +146,13 @@ def sr_trust_slices(
     network: nn.Module,
     scale: int,
     trust: TrustMap,
+    super_resolved: Optional[np.ndarray] = None,
     batch_size: int = 4,
     device: str = "cpu",
 ) -> np.ndarray:
-    """The ``trust`` map ``(slices, scale h, scale w)`` of ``network``'s super-resolution of ``volume`` (as
-    :func:`super_resolve_slices` runs it), normalised per volume (:mod:`.trust`); blank slices stay zero."""
+    """The ``trust`` map ``(slices, scale h, scale w)`` of ``network``'s super-resolution of ``volume``, normalised
+    per volume (:mod:`.trust`); blank slices stay zero. ``super_resolved``: the result of
+    :func:`super_resolve_slices` with this network, reused instead of running the student again."""
     scale = check_scale(scale)
     s, h, w = volume.shape
     out = np.zeros((s, scale * h, scale * w), dtype=np.float32)
@@ -158,12 +160,16 @@ def sr_trust_slices(
     net = network.to(device).eval()
     if trust.teacher is not None:
         trust.teacher.to(device).eval()
-    inverse = "bicubic" if getattr(net, "degradation", "bicubic") == "bicubic" else "kspace"
+    degradation = getattr(net, "degradation", "bicubic")
     for done in range(0, todo.size, batch_size):
         index = todo[done : done + batch_size]
         x = torch.from_numpy(np.ascontiguousarray(volume[index]))[:, None].to(device)
         std = x.std(dim=(-2, -1), keepdim=True) + 1e-11
         x = x / std
-        batch_map = trust.sr(net, x, net(x).float(), upsample(x, scale, inverse)) * std
-        out[index] = batch_map[:, 0].cpu().numpy()
+        if super_resolved is None:
+            pred = net(x).float().clamp_min(0.0)
+        else:
+            pred = torch.from_numpy(np.ascontiguousarray(super_resolved[index]))[:, None].to(device) / std
+        start = upsample(x, scale, degradation)
+        out[index] = (trust.sr(net, x, pred, start, degradation) * std)[:, 0].cpu().numpy()
     return normalise_trust(out, todo)

@@ -7,7 +7,8 @@ A map is a float32 volume on the reconstruction's grid, 0 (trusted) to 1 (least 
   network the student was distilled from; about 10x the student's time (12x measured with the map's own overhead);
 * ``"tta"``: the spread (standard deviation) of the student over test-time views that keep the acquisition
   valid: the k-space task flips the image along H (the column mask is unchanged) and along W (the mask is
-  mirrored with it) and turns its global phase by 90 degrees; super-resolution flips along H and W and transposes;
+  mirrored with it) and turns its global phase by 90 degrees; super-resolution mirrors along H and W (about the
+  k-space centre for the ``kspace`` degradation) and transposes;
 * ``"correction"``: what the student changed, ``|S(x) - x0|`` against the classical image it starts from
   (zero-filled, or the degradation's classical inverse): no extra network pass.
 
@@ -61,12 +62,19 @@ def gaussian_smooth(x: Tensor, sigma: float = TRUST_SIGMA) -> Tensor:
     return F.conv2d(F.pad(y, (0, 0, radius, radius), mode="replicate"), g.view(1, 1, -1, 1))
 
 
+def centred_mirror(x: Tensor, dim: int = -1) -> Tensor:
+    """``x`` mirrored about its centred-FFT origin along ``dim``: index ``j`` becomes ``2 (n // 2) - j`` (mod
+    ``n``), a plain flip for odd ``n`` and a flip rolled by one for even ``n``. Mirroring an image so negates its
+    centred k-space frequencies, which commutes with the ``kspace`` degradation's central crop."""
+    n = x.shape[dim]
+    index = (2 * (n // 2) - torch.arange(n, device=x.device)) % n
+    return x.index_select(dim, index)
+
+
 def mirrored_mask(mask: Tensor) -> Tensor:
-    """The column mask ``(..., W)`` of the image flipped along W: centred k-space index ``j`` becomes
-    ``2 (W // 2) - j`` (mod ``W``), so the flipped image's k-space is measured exactly on it."""
-    w = mask.shape[-1]
-    index = (2 * (w // 2) - torch.arange(w, device=mask.device)) % w
-    return mask[..., index]
+    """The column mask ``(..., W)`` of the image flipped along W: the flipped image's k-space is measured exactly
+    on the mask mirrored about the centre (:func:`centred_mirror`)."""
+    return centred_mirror(mask, -1)
 
 
 def _flip_batch(batch: SliceBatch, dim: int) -> SliceBatch:
@@ -138,17 +146,20 @@ class TrustMap:
         start = _magnitude(batch.image) if self.method == "correction" else None
         return gaussian_smooth(self._raw(views, _magnitude(pred.float()), start), self.sigma)
 
-    def sr(self, student: nn.Module, x: Tensor, pred: Tensor, start: Tensor) -> Tensor:
+    def sr(self, student: nn.Module, x: Tensor, pred: Tensor, start: Tensor, degradation: str = "bicubic") -> Tensor:
         """The smoothed map ``(B, 1, sH, sW)`` of a super-resolution batch: ``x`` the normalised low-resolution
-        slices ``(B, 1, H, W)``, ``pred`` the student's output on them, ``start`` the classical upsampling."""
+        slices ``(B, 1, H, W)``, ``pred`` the student's output on them, ``start`` the classical upsampling. The
+        flips of the ``kspace`` degradation mirror about the centred-FFT origin (a plain flip does not commute with
+        its central k-space crop); bicubic and average pooling commute with plain flips."""
 
         def run(net: nn.Module, f: Callable[[Tensor], Tensor] = lambda t: t) -> Callable[[], Tensor]:
-            return lambda: f(net(f(x)).float())  # each view is its own inverse
+            return lambda: f(net(f(x)).float().clamp_min(0.0))  # each view is its own inverse
 
         if self.method == "teacher":
             views = [run(self.teacher)]
         else:
-            views = [run(student, lambda t: t.flip(-2)), run(student, lambda t: t.flip(-1))]
+            mirror = centred_mirror if degradation == "kspace" else (lambda t, d: t.flip(d))
+            views = [run(student, lambda t: mirror(t, -2)), run(student, lambda t: mirror(t, -1))]
             views.append(run(student, lambda t: t.transpose(-2, -1)))
         return gaussian_smooth(self._raw(views, pred.float(), start), self.sigma)
 

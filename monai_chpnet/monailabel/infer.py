@@ -281,11 +281,5 @@ class ReconstructionInferTask(BasicInferTask):
             params=params.to_json(),
             seconds=round(result.seconds, 3),
         )
-        if result.trust is not None:
-            report["trust"] = {
-                **report.get("trust", {}),
-                "image": _encoded_volume(result.trust, output_geometry(result)),
-            }
-        elif data.get("trust_error"):
-            report["trust"] = {"method": params.trust, "error": data["trust_error"]}
+        add_trust(report, result, output_geometry(result), params.trust, data.get("trust_error"))
         return str(path), report

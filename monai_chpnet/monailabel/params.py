@@ -186,8 +186,11 @@ def _choice(request: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -
     """``request[key]`` (default: the config's first choice), one of the config's choices (digits may be text)."""
     choices = list(defaults[key])
     value = _default(request.get(key, choices))
-    if isinstance(value, str) and all(isinstance(c, int) for c in choices) and value.strip().isdigit():
-        value = int(value)
+    if all(isinstance(c, int) for c in choices) and not isinstance(value, bool):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
     if isinstance(value, bool) or value not in choices:
         raise InvalidRequest(f"{key} must be one of {choices}, got {value!r}.")
     return value

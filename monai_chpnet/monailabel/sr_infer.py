@@ -75,9 +75,9 @@ class SuperResolutionInferTask(ReconstructionInferTask):
         """
         params: SRParams = data[PARAMS_KEY]
         path = data.get("image_path") or data["image"]
+        network = self._get_network(device, data)  # missing weights are the server's fault: a 500, not a 422
+        trust, data["trust_error"] = self._trust_map(params, device)
         try:
-            network = self._get_network(device, data)
-            trust, data["trust_error"] = self._trust_map(params, device)
             result = super_resolve_file(path, network, params.scale, params.evaluate, params.degradation,
                                         params.slice_axis, device=device, trust=trust)  # fmt: skip
         except (ValueError, OSError) as err:

@@ -9,6 +9,7 @@ a file reader for fastMRI ``.h5`` files, and the in-Slicer test.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from typing import Annotated, Optional
@@ -291,8 +292,16 @@ class CHPNetReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _superResolve(self) -> None:
         """Upsample the input in this process (a student pass per slice batch) and show the result beside it."""
         p = self._parameterNode
+        recon_bundle = self.ui.bundlePathLineEdit.currentPath.strip()
+        sr_bundle = (
+            os.path.join(os.path.dirname(os.path.normpath(recon_bundle)), "chpnet_mri_sr") if recon_bundle else ""
+        )
         request = SuperResolutionRequest(
-            scale=int(p.srScale), degradation=p.srDegradation, slice_axis=p.sliceAxis, device=p.device
+            scale=int(p.srScale),
+            degradation=p.srDegradation,
+            slice_axis=p.sliceAxis,
+            bundle_dir=sr_bundle if os.path.isdir(sr_bundle) else None,  # beside a chosen reconstruction bundle
+            device=p.device,
         ).validated()
         self._setRunning(True, _("Super-resolving..."))
         try:

@@ -141,10 +141,16 @@ def test_super_resolution_map_has_the_output_grid_and_undoes_its_views(tmp_path)
     x = torch.from_numpy(vol)[:, None]
     raw = TrustMap("tta", sigma=0.0).sr(Bicubic(), x, Bicubic()(x), Bicubic()(x))
     assert float(raw.max()) < 1e-5  # bicubic upsampling commutes with flips and transposition
+    # zero-padded k-space commutes with mirrors about the k-space centre (up to its unpaired Nyquist line), not
+    # with plain flips: the views of the kspace degradation are those mirrors
+    sinc = lambda t: upsample(t, 2, "kspace")  # noqa: E731
+    centred = TrustMap("tta", sigma=0.0).sr(sinc, x, sinc(x), sinc(x), "kspace")
+    plain = TrustMap("tta", sigma=0.0).sr(sinc, x, sinc(x), sinc(x), "bicubic")
+    assert float(centred.max()) < 0.02 * float(x.max()) < float(plain.max())
     result = super_resolve_file(path, Bicubic(), 2, trust=TrustMap("correction"))
     assert result.trust.shape == result.super_resolved.shape == (2, 64, 64)
     written = write_sr_outputs(result, tmp_path / "out")
-    trust = sitk.ReadImage(str(tmp_path / "out" / "low_trust.nii.gz"))
+    trust = sitk.ReadImage(str(tmp_path / "out" / "low_sr_trust.nii.gz"))
     sr = sitk.ReadImage(str(tmp_path / "out" / "low_sr.nii.gz"))
     assert trust.GetSize() == sr.GetSize() and trust.GetSpacing() == sr.GetSpacing()
     assert trust.GetOrigin() == sr.GetOrigin() and trust.GetDirection() == sr.GetDirection()
@@ -160,7 +166,7 @@ def test_cli_writes_the_map_with_the_input_geometry(tmp_path, student, volume, c
     weights = tmp_path / "student.pt"
     torch.save(student.state_dict(), weights)
     assert main(["reconstruct", str(tmp_path / "vol.nii.gz"), "--weights", str(weights), "--preset", "tiny",
-                 "--trust", "tta", "--output-dir", str(tmp_path / "out")]) == 0  # fmt: skip
+                 "--trust", "--trust-map", "tta", "--output-dir", str(tmp_path / "out")]) == 0  # fmt: skip
     trust = sitk.ReadImage(str(tmp_path / "out" / "vol_trust.nii.gz"))
     for get in ("GetSize", "GetSpacing", "GetOrigin", "GetDirection"):
         assert np.allclose(getattr(trust, get)(), getattr(img, get)())
@@ -177,9 +183,9 @@ def test_bad_teacher_weights_are_named_and_the_reconstruction_is_still_written(t
     torch.save(student.state_dict(), weights)
     teacher = tmp_path / "nowhere.pt" if bad == "missing" else weights
     code = main(["reconstruct", str(tmp_path / "vol.nii.gz"), "--weights", str(weights), "--preset", "tiny",
-                 "--trust", "teacher", "--teacher-weights", str(teacher), "--output-dir", str(tmp_path / "out")])  # fmt: skip
+                 "--trust", "--trust-map", "teacher", "--teacher-weights", str(teacher), "--output-dir", str(tmp_path / "out")])  # fmt: skip
     err = capsys.readouterr().err
-    assert code == 2 and str(teacher) in err and "without it" in err
+    assert code == 3 and str(teacher) in err and "without it" in err
     assert (tmp_path / "out" / "vol_recon.nii.gz").is_file()
     assert not (tmp_path / "out" / "vol_trust.nii.gz").exists()
 

@@ -59,6 +59,9 @@ def test_teacher_map_is_overlaid_on_the_reconstruction_with_its_colour_table(sce
     # the panel's slider sets the opacity; the colour table is made once per scene
     show_trust_overlay(scene, trust, opacity=0.8)
     assert composite.GetForegroundOpacity() == pytest.approx(0.8) and trust_color_node(scene) is colors
+    # a second run with the same setting replaces the map instead of adding another node
+    again = ReconstructionLogic(scene).reconstruct(input_node, ReconstructionRequest(acceleration=4.0, trust="teacher"))
+    assert again.trust is trust and scene.GetNodesByName(trust.GetName()).GetNumberOfItems() == 1
 
 
 def test_the_worker_returns_the_same_map(scene, input_node, network):

@@ -254,7 +254,9 @@ class ReconstructionLogic:
             if arrays.trust.shape != expected:
                 raise ReconstructionFailedError(f"trust map has shape {arrays.trust.shape}, expected {expected}.")
             name = plan.output_name(f"CHPNet trust ({arrays.trust_method})")
-            trust = update_volume(self.scene, arrays.trust, plan.input_node, None, name)
+            previous = self.scene.GetFirstNodeByName(name)  # the last map of this input and setting: replaced
+            previous = previous if isinstance(previous, slicer.vtkMRMLScalarVolumeNode) else None
+            trust = update_volume(self.scene, arrays.trust, plan.input_node, previous, name)
         # what the metrics compare with: the user's reference, else the fully-sampled input (or fastMRI target)
         reference = plan.reference_node or (plan.input_node if arrays.metrics else None)
         outcome = ReconstructionOutcome(

@@ -203,6 +203,7 @@ class ReconstructionArrays:
 
 
 _NETWORKS: Dict[Tuple[str, str], Any] = {}
+_TEACHERS: Dict[Tuple[str, str], Any] = {}
 
 
 def load_network(bundle_dir: Optional[str] = None, device: str = "cpu") -> Any:
@@ -227,11 +228,12 @@ def trust_map(request: "ReconstructionRequest") -> Tuple[Any, Optional[str]]:
 
     if request.trust != "teacher":
         return TrustMap(request.trust), None
-    root = request.bundle_dir or str(default_bundle_dir())
+    weights = os.path.join(request.bundle_dir or str(default_bundle_dir()), "models", "teacher.pt")
+    key = (os.path.realpath(weights), str(request.device))
     try:
-        return TrustMap(
-            "teacher", load_teacher(os.path.join(root, "models", "teacher.pt"), map_location=request.device)
-        ), None
+        if key not in _TEACHERS:  # loaded once per (weights, device), as the student is
+            _TEACHERS[key] = load_teacher(weights, map_location=request.device)
+        return TrustMap("teacher", _TEACHERS[key]), None
     except (OSError, ValueError) as err:
         return None, f"no trust map: {err}"
 
