@@ -42,7 +42,7 @@ __all__ = [
 
 TRUST_METHODS = ("teacher", "tta", "correction")
 #: the best-calibrated map of each task on the held-out sources (``benchmarks/results/trust.md``): the k-space
-#: task's teacher, and super-resolution's test-time spread (its CPU-trained teacher is weaker than its student)
+#: task's teacher, and super-resolution's test-time spread (ranked as well as its teacher's map, more overlap, cheaper)
 DEFAULT_TRUST = "teacher"
 DEFAULT_SR_TRUST = "tta"
 TRUST_SIGMA = 2.0  #: the smoothing Gaussian's standard deviation, in output pixels
