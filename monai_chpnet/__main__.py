@@ -58,25 +58,11 @@ PARTIAL = 3
 
 
 def _trust_map(args: argparse.Namespace, scale: int = 1, degradation: Optional[str] = None) -> Any:
-    """``(TrustMap or None, error or None)`` for ``--trust``: a teacher that cannot be loaded is an error that
-    does not stop the reconstruction (it is written without the map, and the exit code says so)."""
-    from monai_chpnet.inference.loading import default_bundle_dir, default_sr_bundle_dir, load_teacher
-    from monai_chpnet.inference.superres import sr_weights_name
-    from monai_chpnet.inference.trust import TrustMap
+    """``(TrustMap or None, error or None)`` for ``--trust`` (:func:`~monai_chpnet.inference.loading.trust_map_for`)."""
+    from monai_chpnet.inference.loading import trust_map_for
 
-    if not args.trust:
-        return None, None
-    if args.trust_map != "teacher":
-        return TrustMap(args.trust_map), None
-    try:
-        weights = args.teacher_weights
-        if weights is None and scale == 1:
-            weights = default_bundle_dir() / "models" / "teacher.pt"
-        elif weights is None:
-            weights = default_sr_bundle_dir() / "models" / sr_weights_name(scale, degradation, "teacher")
-        return TrustMap("teacher", load_teacher(weights, scale, degradation, map_location=args.device)), None
-    except (OSError, ValueError) as err:
-        return None, f"no trust map: {err}"
+    method = args.trust_map if args.trust else None
+    return trust_map_for(method, None, scale, degradation, args.device, teacher_weights=args.teacher_weights)
 
 
 def _report_trust_error(error: Optional[str]) -> int:

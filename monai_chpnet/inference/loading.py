@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -19,6 +19,7 @@ __all__ = [
     "load_bundle_network",
     "load_network",
     "load_teacher",
+    "trust_map_for",
     "weights_task",
 ]
 
@@ -164,3 +165,42 @@ def load_teacher(
         return load_network(weights, network=network, map_location=map_location)
     except ValueError as err:
         raise ValueError(f"teacher weights: {err}") from None
+
+
+def trust_map_for(
+    method: Optional[str],
+    bundle_dir: Optional[Union[str, os.PathLike]] = None,
+    scale: int = 1,
+    degradation: Optional[str] = None,
+    device: Any = "cpu",
+    teacher_weights: Optional[Union[str, os.PathLike]] = None,
+    cache: Optional[Dict[Tuple[str, str], nn.Module]] = None,
+) -> Tuple[Any, Optional[str]]:
+    """The trust map every front end asks for: ``(TrustMap, None)``; ``(None, None)`` without ``method``; or
+    ``(None, reason)`` when the teacher cannot be loaded -- the result is then made and written without the map.
+
+    The teacher is ``teacher_weights``, else the bundle's (``bundle_dir``, default: :func:`default_bundle_dir` for the
+    k-space task, :func:`default_sr_bundle_dir` for ``scale`` 2 / 4) ``models/`` file for the task
+    (:func:`~.superres.sr_weights_name` with role ``"teacher"``); ``cache`` keeps loaded teachers per (file, device).
+    """
+    from monai_chpnet.inference.superres import sr_weights_name
+    from monai_chpnet.inference.trust import TrustMap
+
+    if method is None:
+        return None, None
+    if method != "teacher":
+        return TrustMap(method), None
+    try:
+        if teacher_weights is None:
+            root = Path(bundle_dir) if bundle_dir else (default_bundle_dir() if scale == 1 else default_sr_bundle_dir())
+            name = "teacher.pt" if scale == 1 else sr_weights_name(scale, degradation, "teacher")
+            teacher_weights = root / "models" / name
+        key = (os.path.realpath(teacher_weights), str(device))
+        teacher = cache.get(key) if cache is not None else None
+        if teacher is None:
+            teacher = load_teacher(teacher_weights, scale, degradation, map_location=device)
+            if cache is not None:
+                cache[key] = teacher
+        return TrustMap("teacher", teacher), None
+    except (OSError, ValueError) as err:
+        return None, f"no trust map: {err}"

@@ -48,7 +48,7 @@ from monai_chpnet.inference import (
     reconstruct_file,
     result_report,
 )
-from monai_chpnet.inference.loading import load_teacher
+from monai_chpnet.inference.loading import trust_map_for
 from monai_chpnet.monailabel.params import RECON_DEFAULTS, InvalidRequest, ReconParams, parse_recon_params
 
 __all__ = ["PARAMS_KEY", "ParseReconRequestd", "ReconstructionInferTask", "is_monailabel_upload"]
@@ -222,23 +222,12 @@ class ReconstructionInferTask(BasicInferTask):
             network = self._networks[device] = load_bundle_network(self.bundle_dir, device)
         return network
 
-    def _load_teacher(self, params: Any, device: str) -> nn.Module:
-        """The request's teacher (the bundle's ``models/teacher.pt``)."""
-        return load_teacher(self.bundle_dir / "models" / "teacher.pt", map_location=device)
-
     def _trust_map(self, params: Any, device: str) -> Tuple[Optional[TrustMap], Optional[str]]:
-        """The request's trust map (a teacher is loaded once per device and task), or why it cannot be made."""
-        if params.trust is None:
-            return None, None
-        if params.trust != "teacher":
-            return TrustMap(params.trust), None
-        key = (device, str(getattr(params, "scale", 1)) + str(getattr(params, "degradation", "")))
-        if key not in self._teachers:
-            try:
-                self._teachers[key] = self._load_teacher(params, device)
-            except (OSError, ValueError) as err:
-                return None, f"no trust map: {str(err).replace(str(self.bundle_dir), '<bundle>')}"
-        return TrustMap("teacher", self._teachers[key]), None
+        """The request's trust map (the bundle's teacher for its task, loaded once per device), or why it cannot be
+        made, without the server's paths."""
+        trust, error = trust_map_for(params.trust, self.bundle_dir, getattr(params, "scale", 1),
+                                     getattr(params, "degradation", None), device, cache=self._teachers)  # fmt: skip
+        return trust, error.replace(str(self.bundle_dir), "<bundle>") if error else None
 
     def run_inferer(self, data: Dict[str, Any], convert_to_batch: bool = True, device: str = "cuda") -> Dict[str, Any]:
         """``reconstruct_file`` on the request's image; the :class:`ReconstructionResult` goes to ``pred``.

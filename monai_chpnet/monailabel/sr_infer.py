@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 from torch import nn
 
 from monai_chpnet.atomic import json_safe
-from monai_chpnet.inference.loading import default_sr_bundle_dir, load_teacher
+from monai_chpnet.inference.loading import default_sr_bundle_dir
 from monai_chpnet.inference.sr_files import SuperResolutionResult, super_resolve_file
 from monai_chpnet.inference.superres import load_sr_network, sr_weights_name
 from monai_chpnet.monailabel.infer import (
@@ -61,10 +61,6 @@ class SuperResolutionInferTask(ReconstructionInferTask):
             logger.info(f"loading {weights} on {device}")
             self._networks[key] = load_sr_network(weights, params.scale, params.degradation, map_location=device)
         return self._networks[key]
-
-    def _load_teacher(self, params: Any, device: str) -> nn.Module:
-        weights = self.bundle_dir / "models" / sr_weights_name(params.scale, params.degradation, "teacher")
-        return load_teacher(weights, params.scale, params.degradation, map_location=device)
 
     def run_inferer(self, data: Dict[str, Any], convert_to_batch: bool = True, device: str = "cuda") -> Dict[str, Any]:
         """``super_resolve_file`` on the request's image; the result goes to ``pred``.

@@ -554,13 +554,18 @@ class CHPNetReconTest(ScriptedLoadableModuleTest):
             time.sleep(0.1)
         self._checkOutcome(job.finish(), matrix)
 
-    def test_Widget(self) -> None:
-        self.delayDisplay("Reconstruct from the module panel")
-        node, matrix = self._loadSample()
+    def _panel(self, node):
+        """The module's widget and parameter node, with ``node`` as the input."""
         slicer.util.selectModule("CHPNetRecon")
         widget = slicer.modules.chpnetrecon.widgetRepresentation().self()
         parameterNode = widget.logic.getParameterNode()
         parameterNode.inputVolume = node
+        return widget, parameterNode
+
+    def test_Widget(self) -> None:
+        self.delayDisplay("Reconstruct from the module panel")
+        node, matrix = self._loadSample()
+        widget, parameterNode = self._panel(node)
         parameterNode.runInBackground = False
         parameterNode.sliceAxis = "I"
         widget.ui.applyButton.click()
@@ -573,10 +578,7 @@ class CHPNetReconTest(ScriptedLoadableModuleTest):
     def test_WidgetSuperResolution(self) -> None:
         self.delayDisplay("Super-resolve x2 from the module panel, with the trust map off")
         node, _ = self._loadSample()
-        slicer.util.selectModule("CHPNetRecon")
-        widget = slicer.modules.chpnetrecon.widgetRepresentation().self()
-        parameterNode = widget.logic.getParameterNode()
-        parameterNode.inputVolume = node
+        widget, parameterNode = self._panel(node)
         parameterNode.task = "super-resolution"
         parameterNode.srScale = "2"
         parameterNode.sliceAxis = "K"

@@ -218,24 +218,12 @@ def load_network(bundle_dir: Optional[str] = None, device: str = "cpu") -> Any:
 
 
 def trust_map(request: "ReconstructionRequest") -> Tuple[Any, Optional[str]]:
-    """``(monai_chpnet.inference.trust.TrustMap or None, error or None)`` for ``request.trust``: a teacher whose
-    weights cannot be loaded is an error that leaves the reconstruction to go on without the map."""
-    if not request.trust:
-        return None, None
-    from monai_chpnet.inference import default_bundle_dir
-    from monai_chpnet.inference.loading import load_teacher
-    from monai_chpnet.inference.trust import TrustMap
+    """``(monai_chpnet.inference.trust.TrustMap or None, error or None)`` for ``request.trust``
+    (``monai_chpnet.inference.loading.trust_map_for``): a teacher whose weights cannot be loaded is an error that
+    leaves the reconstruction to go on without the map."""
+    from monai_chpnet.inference.loading import trust_map_for
 
-    if request.trust != "teacher":
-        return TrustMap(request.trust), None
-    weights = os.path.join(request.bundle_dir or str(default_bundle_dir()), "models", "teacher.pt")
-    key = (os.path.realpath(weights), str(request.device))
-    try:
-        if key not in _TEACHERS:  # loaded once per (weights, device), as the student is
-            _TEACHERS[key] = load_teacher(weights, map_location=request.device)
-        return TrustMap("teacher", _TEACHERS[key]), None
-    except (OSError, ValueError) as err:
-        return None, f"no trust map: {err}"
+    return trust_map_for(request.trust or None, request.bundle_dir, device=request.device, cache=_TEACHERS)
 
 
 def reconstruct_arrays(
